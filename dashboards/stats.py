@@ -1,0 +1,294 @@
+"""Pure report statistics: seed intervals, residual-minus-plain verdicts, paper reference, param importance.
+
+Every function takes DataFrames (or arrays) and returns new ones; nothing reads MLflow or keeps state.
+Accuracies and errors in the input frames are fractions in [0, 1]; outputs in percent say so (`_pct`, `_pp`).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ARM_KEYS = ("depth", "residual", "init")  # one "arm" = one network configuration, repeated over seeds (and lrs)
+OUTCOMES = ("completed", "pruned", "diverged", "errored")
+LOG_PARAMS = ("lr", "weight_decay")  # swept on a log grid, so importance and plots use log scale
+BLOCK_COLUMN = re.compile(r"^grad_norm/block_(\d+)$")
+
+# He et al. 2015, Table 6 (CIFAR-10): (depth, params in millions, test error %).
+PAPER_TABLE6 = (
+    (20, 0.27, 8.75), (32, 0.46, 7.51), (44, 0.66, 7.17), (56, 0.85, 6.97), (110, 1.7, 6.43), (1202, 19.4, 7.93)
+)
+PAPER_PLAIN_NOTE = (
+    "He et al. 2015 give plain-net errors only graphically (Fig. 6 left): plain-56 has higher training and "
+    "test error than plain-20, the degradation problem; no plain numbers appear in Table 6."
+)
+
+
+def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Copy of trials with `init` filled ("default" when absent), `residual` as bool and `outcome` present."""
+    out = trials.copy()
+    out["init"] = out["init"].fillna("default").astype(str) if "init" in out else "default"
+    if "outcome" not in out:  # a frame without outcomes is taken to hold finished runs only
+        out["outcome"] = "completed"
+    if "residual" in out:
+        out["residual"] = out["residual"].map(_as_bool).astype(bool)
+    return out
+
+
+def _as_bool(value: object) -> bool:
+    """True for True-like values, including MLflow's string params "True"/"true"/"1"."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def completed(trials: pd.DataFrame) -> pd.DataFrame:
+    """Only the trials whose outcome is "completed" (pruned/diverged/errored finals are not comparable)."""
+    return trials[trials["outcome"] == "completed"]
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """df[name] as float, or all-NaN when the column is absent."""
+    return df[name].astype(float) if name in df else pd.Series(np.nan, index=df.index, dtype=float)
+
+
+def add_error_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy of df with train_err_pct, val_acc_pct, val_err_pct and test_err_pct (NaN where the metric is absent)."""
+    out = df.copy()
+    train_error = _column(df, "train/error") if "train/error" in df else 1.0 - _column(df, "train/acc")
+    out["train_err_pct"] = 100.0 * train_error
+    out["val_acc_pct"] = 100.0 * _column(df, "val/acc")
+    out["val_err_pct"] = 100.0 - out["val_acc_pct"]
+    out["test_err_pct"] = 100.0 * (1.0 - _column(df, "test/acc"))
+    return out
+
+
+def _finite(values: Iterable[float]) -> np.ndarray:
+    """The finite entries of values as a float array."""
+    x = np.asarray(list(values), dtype=float)
+    return x[np.isfinite(x)]
+
+
+def t_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t interval of the finite values; NaN bounds with fewer than two."""
+    x = _finite(values)
+    if len(x) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, np.nan, np.nan
+    half = stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return mean, mean - half, mean + half
+
+
+def welch(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """mean(b) - mean(a), its Welch t-interval and two-sided p-value; NaN interval and p unless both have >= 2."""
+    a, b = _finite(a), _finite(b)
+    if len(a) == 0 or len(b) == 0:
+        return np.nan, np.nan, np.nan, np.nan
+    diff = float(b.mean() - a.mean())
+    if len(a) < 2 or len(b) < 2:
+        return diff, np.nan, np.nan, np.nan
+    var_a, var_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(var_a + var_b)
+    if se == 0:  # identical seeds in both arms: no spread to test against
+        return diff, diff, diff, np.nan
+    dof = (var_a + var_b) ** 2 / (var_a**2 / (len(a) - 1) + var_b**2 / (len(b) - 1))  # Welch-Satterthwaite
+    half = stats.t.ppf(0.5 + confidence / 2, dof) * se
+    p = 2 * stats.t.sf(abs(diff) / se, dof)
+    return diff, diff - half, diff + half, float(p)
+
+
+def best_lr_group(trials: pd.DataFrame, keys: Sequence[str] = ARM_KEYS, metric: str = "val/acc") -> pd.DataFrame:
+    """Rows of the lr with the highest mean metric within each arm; all rows when there is no lr column."""
+    if "lr" not in trials or metric not in trials or trials.empty:
+        return trials
+    means = trials.groupby([*keys, "lr"], dropna=False)[metric].mean().reset_index()
+    best = means.sort_values(metric, ascending=False, na_position="last").drop_duplicates(list(keys))
+    return trials.merge(best[[*keys, "lr"]], on=[*keys, "lr"])
+
+
+def arm_summary(chosen: pd.DataFrame, col: str, arms: pd.DataFrame, keys: Sequence[str] = ARM_KEYS) -> pd.DataFrame:
+    """n, mean, lo, hi of col per arm over the chosen rows, with a NaN row for each arm of arms lacking values."""
+    rows = []
+    for key, group in chosen.groupby(list(keys)):
+        values = _finite(group[col])
+        rows.append({**dict(zip(keys, key)), "n": len(values), **dict(zip(("mean", "lo", "hi"), t_interval(values)))})
+    summary = pd.DataFrame(rows, columns=[*keys, "n", "mean", "lo", "hi"])
+    out = arms[list(keys)].drop_duplicates().merge(summary, on=list(keys), how="left")
+    out["n"] = out["n"].fillna(0).astype(int)
+    return out.sort_values(list(keys)).reset_index(drop=True)
+
+
+def outcome_counts(trials: pd.DataFrame, keys: Sequence[str] = ARM_KEYS) -> pd.DataFrame:
+    """Number of completed / pruned / diverged / errored trials per arm."""
+    counts = trials.groupby(list(keys))["outcome"].value_counts().unstack(fill_value=0)
+    return counts.reindex(columns=list(OUTCOMES), fill_value=0).reset_index().rename_axis(columns=None)
+
+
+def _arm(frame: pd.DataFrame, depth: object, init: str, residual: bool) -> pd.DataFrame:
+    """Rows of frame belonging to one (depth, residual, init) arm."""
+    return frame[(frame["depth"] == depth) & (frame["init"] == init) & (frame["residual"] == residual)]
+
+
+def _diff_columns(name: str, plain: pd.Series, residual: pd.Series) -> dict[str, float]:
+    """Arm means and the residual-minus-plain Welch difference of one metric, as verdict-table columns."""
+    diff, lo, hi, p = welch(plain, residual)
+    means = {f"{name}_plain_pct": _mean(plain), f"{name}_residual_pct": _mean(residual)}
+    return {**means, f"{name}_diff_pp": diff, f"{name}_diff_lo": lo, f"{name}_diff_hi": hi, f"{name}_p": p}
+
+
+def _mean(values: pd.Series) -> float:
+    """Mean of the finite values, NaN when there are none."""
+    x = _finite(values)
+    return float(x.mean()) if len(x) else np.nan
+
+
+def verdict_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Residual minus plain per (depth, init): training error and val accuracy (pp), 95% Welch CI, p, outcome counts.
+
+    Differences use completed trials of the best-lr group of each arm (highest mean val/acc); the outcome
+    counts cover every trial of the arm at every lr, so pruned, diverged and errored runs stay visible.
+    """
+    df = add_error_columns(normalise_trials(trials))
+    chosen = best_lr_group(completed(df))
+    counts = outcome_counts(df).set_index(list(ARM_KEYS))
+    rows = []
+    for (depth, init), _ in df.groupby(["depth", "init"]):
+        plain, residual = _arm(chosen, depth, init, False), _arm(chosen, depth, init, True)
+        row = {"depth": depth, "init": init, "n_plain": len(plain), "n_residual": len(residual)}
+        row |= _diff_columns("train_err", plain["train_err_pct"], residual["train_err_pct"])
+        row |= _diff_columns("val_acc", plain["val_acc_pct"], residual["val_acc_pct"])
+        for arm_name, flag in (("plain", False), ("residual", True)):
+            arm_counts = counts.loc[(depth, flag, init)] if (depth, flag, init) in counts.index else None
+            row |= {f"{arm_name}_{o}": 0 if arm_counts is None else int(arm_counts[o]) for o in OUTCOMES}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paper_table6() -> pd.DataFrame:
+    """He et al. 2015 Table 6 CIFAR-10 test error (%) of ResNets; plain nets are only in Fig. 6 (PAPER_PLAIN_NOTE)."""
+    table = pd.DataFrame(PAPER_TABLE6, columns=["depth", "params_m", "test_error_pct"])
+    table.insert(0, "model", [f"ResNet-{d}" for d in table["depth"]])
+    table["note"] = np.where(table["depth"] == 110, "best of 5 runs; mean 6.61 ± 0.16", "")
+    table.attrs["plain_note"] = PAPER_PLAIN_NOTE
+    return table
+
+
+def compare_to_paper(trials: pd.DataFrame) -> pd.DataFrame:
+    """Measured test error (1 - test/acc, %, mean and 95% CI over seeds of the best-lr group) beside Table 6.
+
+    The lr is chosen on val/acc, never on test; the paper trains 164 epochs, so shorter sweeps read higher.
+    Paper numbers exist for residual arms only; measured columns are NaN when `test/acc` is absent.
+    """
+    df = add_error_columns(normalise_trials(trials))
+    summary = arm_summary(best_lr_group(completed(df)), "test_err_pct", df)
+    summary = summary.rename(columns={"mean": "test_error_pct", "lo": "test_error_lo", "hi": "test_error_hi"})
+    paper = paper_table6()[["depth", "test_error_pct"]].rename(columns={"test_error_pct": "paper_test_error_pct"})
+    out = summary.merge(paper, on="depth", how="left")
+    out.loc[~out["residual"], "paper_test_error_pct"] = np.nan
+    out["diff_pp"] = out["test_error_pct"] - out["paper_test_error_pct"]
+    return out
+
+
+def with_trial_columns(
+    history: pd.DataFrame, trials: pd.DataFrame, cols: Sequence[str] = ("depth", "residual", "init", "seed", "lr")
+) -> pd.DataFrame:
+    """history joined on run_id with the trial columns cols (those present); init filled as in normalise_trials."""
+    keep = [c for c in cols if c in trials]
+    left = history.drop(columns=[c for c in keep if c in history])
+    merged = left.merge(trials[["run_id", *keep]].drop_duplicates("run_id"), on="run_id", how="left")
+    merged["init"] = merged["init"].fillna("default").astype(str) if "init" in merged else "default"
+    return merged
+
+
+def block_columns(history: pd.DataFrame) -> dict[str, int]:
+    """Map of `grad_norm/block_<i>` column name to block index i, in block order."""
+    found = {c: int(m.group(1)) for c in history.columns if (m := BLOCK_COLUMN.match(str(c)))}
+    return dict(sorted(found.items(), key=lambda item: item[1]))
+
+
+def history_to_gradflow(history: pd.DataFrame, which: str = "first") -> pd.DataFrame:
+    """Long (run_id, epoch, depth, residual, init, block, grad_norm) rows at each run's first or last logged epoch."""
+    if which not in ("first", "last"):
+        raise ValueError(f'which must be "first" or "last"; got {which!r}')
+    blocks = block_columns(history)
+    if not blocks:
+        raise ValueError("history has no grad_norm/block_<i> columns; was it logged with gradient norms?")
+    logged = history.dropna(subset=list(blocks), how="all").sort_values("epoch")
+    picked = logged.groupby("run_id").head(1) if which == "first" else logged.groupby("run_id").tail(1)
+    ids = [c for c in ("run_id", "epoch", "depth", "residual", "init", "seed") if c in picked]
+    long = picked.melt(id_vars=ids, value_vars=list(blocks), var_name="block", value_name="grad_norm")
+    long["block"] = long["block"].map(blocks)
+    long = long.dropna(subset=["grad_norm"])  # shallower nets have no value in the deeper nets' block columns
+    long["init"] = long["init"].fillna("default").astype(str) if "init" in long else "default"
+    return long.sort_values(["run_id", "block"]).reset_index(drop=True)
+
+
+def _distribution(values: pd.Series, name: str):
+    """Optuna distribution for one param column: categorical for str/bool/few ints, float (log for LOG_PARAMS)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return CategoricalDistribution(sorted({_native(v) for v in values}, key=str))
+    if pd.api.types.is_integer_dtype(values):
+        unique = sorted({int(v) for v in values})
+        return CategoricalDistribution(unique) if len(unique) <= 10 else IntDistribution(unique[0], unique[-1])
+    low, high = float(values.min()), float(values.max())
+    return FloatDistribution(low, high, log=name in LOG_PARAMS and low > 0)
+
+
+def _native(value: object) -> object:
+    """Python scalar for a numpy scalar (Optuna's categorical choices must be plain types)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def param_importance(trials: pd.DataFrame, params: Sequence[str], metric: str, mode: str = "max") -> dict[str, float]:
+    """fANOVA importance of params for metric over completed trials; {} with < 2 trials or no variation.
+
+    Params that never vary get importance 0.0. The Optuna study is rebuilt in memory from the frame.
+    """
+    import optuna  # imported here: heavy, and only this function needs it
+
+    if mode not in ("max", "min"):
+        raise ValueError(f'mode must be "max" or "min"; got {mode!r}')
+    df = completed(normalise_trials(trials))
+    missing = [p for p in [*params, metric] if p not in df]
+    if missing:
+        raise ValueError(f"columns {missing} not in trials; available: {sorted(map(str, df.columns))}")
+    df = df.dropna(subset=[*params, metric])
+    varying = [p for p in params if df[p].nunique() > 1]
+    if len(df) < 2 or not varying or df[metric].nunique() < 2:
+        return {}
+    dists = {p: _distribution(df[p], p) for p in varying}
+    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
+    study.add_trials([_frozen_trial(record, dists, metric) for record in df[[*varying, metric]].to_dict("records")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna flags its evaluators as experimental
+        scores = optuna.importance.get_param_importances(study, evaluator=_evaluator(), params=varying)
+    return {**{p: float(v) for p, v in scores.items()}, **{p: 0.0 for p in params if p not in varying}}
+
+
+def _frozen_trial(record: dict, dists: dict, metric: str):
+    """A completed Optuna trial holding one trial's params and metric value."""
+    import optuna
+
+    float_dist = optuna.distributions.FloatDistribution
+    params = {p: float(record[p]) if isinstance(d, float_dist) else _native(record[p]) for p, d in dists.items()}
+    return optuna.trial.create_trial(params=params, distributions=dists, value=float(record[metric]))
+
+
+def _evaluator():
+    """Seeded fANOVA evaluator; PED-ANOVA when scikit-learn (fANOVA's forest) is not installed."""
+    import optuna
+
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return optuna.importance.PedAnovaImportanceEvaluator()
+    return optuna.importance.FanovaImportanceEvaluator(seed=0)

@@ -1,0 +1,168 @@
+"""The one training config: a frozen, validated dataclass built once at the edge."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+
+DATASETS = ("digits", "synthetic", "cifar10")
+SHORTCUTS = ("A", "B")
+BLOCKS = ("post", "pre")
+NORMS = ("bn", "none")
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine", "onecycle", "constant")
+PRECISIONS = ("fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda")
+# Kept here (not imported from inits) so that validation needs no torch import.
+INIT_NAMES = ("kaiming", "xavier", "orthogonal", "delta_orthogonal", "fixup", "zero_gamma", "default")
+
+
+class ConfigError(ValueError):
+    """A config field has a value outside what is allowed; the message names the field."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data
+    dataset: str = "digits"           # digits (offline default), synthetic (tests), cifar10 (downloads)
+    data_dir: str = "./data"          # where torchvision keeps CIFAR-10
+    cifar_val_split: bool = True      # hold out 5k of the 50k CIFAR-10 training images (the paper's 45k/5k)
+    augment: bool = True              # paper's 4-px pad + random crop + horizontal flip (flip off for digits)
+    # model
+    depth: int = 20                   # 6n+2 layers: 20, 32, 44, 56, 110, 1202
+    residual: bool = True             # False gives the "plain" net with identical parameters
+    shortcut: str = "A"               # A: zero-padded identity (no params); B: 1x1 conv + BN projection
+    block: str = "post"               # post: He 2015 basic block; pre: He 2016 pre-activation
+    norm: str = "bn"                  # bn or none (fixup needs none)
+    init: str = "kaiming"             # key of resnet_core.inits.INITS
+    width: float = 1.0                # channel multiplier on 16/32/64
+    # optimisation
+    epochs: int = 15                  # passes over the training split
+    batch_size: int = 128             # images per step
+    optimizer: str = "sgd"            # sgd or adamw
+    lr: float = 0.1                   # peak learning rate
+    momentum: float = 0.9             # SGD momentum (beta1 for AdamW)
+    nesterov: bool = False            # Nesterov momentum for SGD
+    weight_decay: float = 1e-4        # L2 penalty (decoupled for AdamW)
+    schedule: str = "onecycle"        # step, cosine, onecycle or constant
+    milestones: tuple[float, ...] = (0.5, 0.75)  # step schedule: fractions of training where lr /= 10
+    warmup_epochs: float = 0.0        # linear warm-up length in epochs (step, cosine, constant)
+    label_smoothing: float = 0.0      # cross-entropy label smoothing
+    grad_clip: float = 0.0            # max global gradient norm; 0 turns clipping off
+    # execution
+    precision: str = "fp32"           # fp32 (exact, deterministic) or bf16 autocast
+    channels_last: bool = True        # NHWC memory format (faster convolutions on CPU and GPU)
+    compile: bool = False             # torch.compile the model (pays off on long runs only)
+    device: str = "auto"              # auto picks cuda when present
+    seed: int = 0                     # fixes init, split, batch order and augmentation
+    eval_batch_size: int = 1024       # images per evaluation step (no autograd)
+    train_subset: int = 0             # use only the first N training images; 0 uses all
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def n_blocks(self) -> int:
+        """Basic blocks per stage: depth = 6n + 2."""
+        return (self.depth - 2) // 6
+
+    def to_dict(self) -> dict:
+        """Plain dict of every field (tuples stay tuples)."""
+        return dataclasses.asdict(self)
+
+
+def _choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> None:
+    bad = value < 0 if allow_zero else value <= 0
+    if bad or (isinstance(value, float) and not math.isfinite(value)):
+        op = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{name} must be a finite number {op}; got {value!r}")
+
+
+def check_depth(depth: int) -> None:
+    """Raise unless depth = 6n+2 with n >= 1."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+        raise ConfigError(f"depth must be 6n+2 >= 8 (8, 14, 20, 32, 44, 56, 110, 1202, ...); got {depth!r}")
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Check every field; the first bad one raises ConfigError naming it."""
+    _choice("dataset", cfg.dataset, DATASETS)
+    check_depth(cfg.depth)
+    _choice("shortcut", cfg.shortcut, SHORTCUTS)
+    _choice("block", cfg.block, BLOCKS)
+    _choice("norm", cfg.norm, NORMS)
+    _choice("init", cfg.init, INIT_NAMES)
+    _choice("optimizer", cfg.optimizer, OPTIMIZERS)
+    _choice("schedule", cfg.schedule, SCHEDULES)
+    _choice("precision", cfg.precision, PRECISIONS)
+    _choice("device", cfg.device, DEVICES)
+    if cfg.init == "fixup" and cfg.norm != "none":
+        raise ConfigError("init 'fixup' needs norm 'none' (Fixup replaces normalization); got norm 'bn'")
+    if cfg.init == "fixup" and cfg.block != "post":
+        raise ConfigError("init 'fixup' needs block 'post' (its scalar biases sit in the post-activation block); got 'pre'")
+    if cfg.init == "zero_gamma" and cfg.norm != "bn":
+        raise ConfigError("init 'zero_gamma' needs norm 'bn' (it zeroes BN gammas); got norm 'none'")
+    for name in ("epochs", "batch_size", "eval_batch_size"):
+        _positive(name, getattr(cfg, name))
+    for name in ("lr", "width"):
+        _positive(name, getattr(cfg, name))
+    for name in ("momentum", "weight_decay", "warmup_epochs", "label_smoothing", "grad_clip", "train_subset"):
+        _positive(name, getattr(cfg, name), allow_zero=True)
+    if cfg.momentum >= 1:
+        raise ConfigError(f"momentum must be in [0, 1); got {cfg.momentum!r}")
+    if cfg.label_smoothing >= 1:
+        raise ConfigError(f"label_smoothing must be in [0, 1); got {cfg.label_smoothing!r}")
+    if not all(0 < m < 1 for m in cfg.milestones) or list(cfg.milestones) != sorted(cfg.milestones):
+        raise ConfigError(f"milestones must be increasing fractions in (0, 1); got {cfg.milestones!r}")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(name: str, value):
+    """Turn a value from YAML, a CLI flag or an MLflow param string into the field's type."""
+    kind = typing.get_type_hints(TrainConfig)[name]
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1", "yes", "on"):
+            return True
+        if str(value).lower() in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false; got {value!r}")
+    if kind is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be an integer; got {value!r}") from None
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number; got {value!r}") from None
+    if kind == tuple[float, ...]:
+        if isinstance(value, str):
+            value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        try:
+            return tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a list of numbers; got {value!r}") from None
+    return str(value)
+
+
+def make_config(values: dict | None = None, **overrides) -> TrainConfig:
+    """Build a validated TrainConfig from loose values; unknown keys are rejected by name."""
+    merged = {**(values or {}), **overrides}
+    unknown = sorted(set(merged) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown config field {unknown[0]!r}; allowed: {', '.join(FIELDS)}")
+    return TrainConfig(**{k: _coerce(k, v) for k, v in merged.items()})

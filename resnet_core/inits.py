@@ -1,0 +1,121 @@
+"""Weight initializations by name: INITS maps a name to a function that initializes a ResNet in place."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .config import ConfigError
+
+RELU_GAIN = math.sqrt(2.0)
+
+
+def _modules(model: nn.Module, kind: type) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, kind)]
+
+
+def _reset_norms(model: nn.Module) -> None:
+    for m in _modules(model, nn.BatchNorm2d):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def _zero_biases(model: nn.Module) -> None:
+    for m in _modules(model, nn.Linear):
+        nn.init.zeros_(m.bias)
+
+
+@torch.no_grad()
+def kaiming(model: nn.Module) -> None:
+    """He normal with fan_out for convs (the paper's), BN at gamma 1 / beta 0, PyTorch's default for the head."""
+    for m in _modules(model, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    _reset_norms(model)
+
+
+@torch.no_grad()
+def xavier(model: nn.Module) -> None:
+    """Glorot uniform for every conv and linear weight, zero biases."""
+    for m in _modules(model, nn.Conv2d) + _modules(model, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
+    _zero_biases(model)
+    _reset_norms(model)
+
+
+@torch.no_grad()
+def orthogonal(model: nn.Module) -> None:
+    """Orthogonal weights (flattened kernels) with ReLU gain for convs, gain 1 for the head."""
+    for m in _modules(model, nn.Conv2d):
+        nn.init.orthogonal_(m.weight, gain=RELU_GAIN)
+    for m in _modules(model, nn.Linear):
+        nn.init.orthogonal_(m.weight)
+    _zero_biases(model)
+    _reset_norms(model)
+
+
+@torch.no_grad()
+def delta_orthogonal(model: nn.Module) -> None:
+    """Xiao et al. 2018: every kernel tap zero except an orthogonal centre tap (ReLU gain)."""
+    for m in _modules(model, nn.Conv2d):
+        w = m.weight
+        kh, kw = w.shape[-2:]
+        centre = torch.empty(w.shape[0], w.shape[1])
+        nn.init.orthogonal_(centre, gain=RELU_GAIN)
+        w.zero_()
+        w[:, :, kh // 2, kw // 2] = centre
+    for m in _modules(model, nn.Linear):
+        nn.init.orthogonal_(m.weight)
+    _zero_biases(model)
+    _reset_norms(model)
+
+
+@torch.no_grad()
+def fixup(model: nn.Module) -> None:
+    """Zhang et al. 2019: branch-final convs and the classifier zero, other branch convs x L^(-1/2)."""
+    from .model import BasicBlock
+
+    blocks = _modules(model, BasicBlock)
+    kaiming(model)
+    # With m = 2 layers per branch the rescale is L^(-1/(2m-2)) = L^(-1/2) for L residual branches.
+    scale = len(blocks) ** -0.5
+    for b in blocks:
+        b.conv1.weight.mul_(scale)
+        nn.init.zeros_(b.conv2.weight)
+    for m in _modules(model, nn.Linear):
+        nn.init.zeros_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+@torch.no_grad()
+def zero_gamma(model: nn.Module) -> None:
+    """Goyal et al. 2017: kaiming, then the last BN gamma of each block zero, so each branch starts as 0."""
+    from .model import BasicBlock
+
+    kaiming(model)
+    for b in _modules(model, BasicBlock):
+        nn.init.zeros_(b.bn2.weight)
+
+
+def default(model: nn.Module) -> None:
+    """PyTorch's own per-layer defaults (Kaiming uniform with a=sqrt(5)), as built."""
+
+
+INITS: dict[str, Callable[[nn.Module], None]] = {
+    "kaiming": kaiming,
+    "xavier": xavier,
+    "orthogonal": orthogonal,
+    "delta_orthogonal": delta_orthogonal,
+    "fixup": fixup,
+    "zero_gamma": zero_gamma,
+    "default": default,
+}
+
+
+def apply_init(model: nn.Module, name: str) -> None:
+    """Initialize model in place with INITS[name]; an unknown name lists the valid ones."""
+    if name not in INITS:
+        raise ConfigError(f"init must be one of {', '.join(INITS)}; got {name!r}")
+    INITS[name](model)

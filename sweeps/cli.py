@@ -1,0 +1,114 @@
+"""resnet-sweep: the product's one command line. Heavy imports (Ray, MLflow) happen inside subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+
+from resnet_core.config import FIELDS, ConfigError, TrainConfig, make_config
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:
+        # One line naming the problem, not argparse's usage block.
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, named after it (--batch-size for batch_size)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if hints[f.name] is bool:
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            p.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper())
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Config file values, then flags on top; validated once here."""
+    values = {}
+    if getattr(args, "config", None):
+        import yaml
+
+        with open(args.config) as fh:
+            values = yaml.safe_load(fh) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{args.config} must hold a mapping of config fields")
+    values.update({k: v for k, v in vars(args).items() if k in FIELDS and v is not None})
+    return make_config(values)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .console import train_with_progress
+
+    return train_with_progress(config_from_args(args), args.save)
+
+
+def _csv(text: str, kind=str) -> list:
+    try:
+        return [kind(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"expected a comma-separated list of {kind.__name__}; got {text!r}") from None
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from resnet_core.config import check_depth
+    from resnet_core.inits import INITS
+
+    from .console import print_probe
+
+    depths, inits = _csv(args.depths, int), _csv(args.inits)
+    for d in depths:
+        check_depth(d)
+    for name in inits:
+        if name not in INITS:
+            raise ConfigError(f"inits must be among {', '.join(INITS)}; got {name!r}")
+    residuals = {"both": [False, True], "on": [True], "off": [False]}[args.residual]
+    base = make_config(dataset=args.dataset, seed=args.seed)
+    return print_probe(base, depths, inits, residuals, args.batch_size, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="resnet-sweep", description="Sweeps that settle whether depth needs residuals.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    t = sub.add_parser("train", help="train one configuration with live progress")
+    t.add_argument("--config", help="YAML file of TrainConfig fields (flags override it)")
+    t.add_argument("--save", help="write the final checkpoint here")
+    _config_flags(t)
+    t.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("probe", help="per-block gradient norms at initialization, without training")
+    pr.add_argument("--depths", default="8,20,56,110", help="comma-separated 6n+2 depths")
+    pr.add_argument("--inits", default="kaiming", help="comma-separated init names")
+    pr.add_argument("--residual", choices=("both", "on", "off"), default="both")
+    pr.add_argument("--dataset", default="digits")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--batch-size", type=int, default=128)
+    pr.add_argument("--out", help="also write the per-block rows as CSV here")
+    pr.set_defaults(func=cmd_probe)
+
+    from . import commands
+
+    commands.add_sweep_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ConfigError, UserError) as e:
+        print(f"resnet-sweep {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

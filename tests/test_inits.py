@@ -1,0 +1,85 @@
+"""Each initialization's signature, and the error for an unknown name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from resnet_core import INITS, ConfigError, TrainConfig, build_model
+from resnet_core.inits import apply_init
+from resnet_core.model import BasicBlock
+
+
+def _model(init: str, **kw):
+    torch.manual_seed(0)
+    kw.setdefault("norm", "none" if init == "fixup" else "bn")
+    return build_model(TrainConfig(depth=20, init=init, **kw), 3, 10)
+
+
+def _blocks(model):
+    return [m for m in model.modules() if isinstance(m, BasicBlock)]
+
+
+@pytest.mark.parametrize("init", list(INITS))
+def test_every_init_gives_a_finite_forward(init: str) -> None:
+    out = _model(init)(torch.randn(4, 3, 32, 32))
+    assert torch.isfinite(out).all()
+
+
+def test_kaiming_is_he_normal_fan_out() -> None:
+    w = _model("kaiming").blocks[5].conv1.weight
+    fan_out = w.shape[0] * 9
+    assert w.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
+
+
+def test_xavier_is_glorot_uniform() -> None:
+    w = _model("xavier").blocks[5].conv1.weight
+    bound = (6 / (2 * w.shape[0] * 9)) ** 0.5
+    assert w.abs().max().item() <= bound and w.abs().max().item() > 0.9 * bound
+
+
+def test_orthogonal_rows_are_orthogonal() -> None:
+    w = _model("orthogonal").blocks[5].conv1.weight.flatten(1)  # 32 x 288: orthonormal rows x gain
+    gram = w @ w.T / 2.0
+    assert torch.allclose(gram, torch.eye(w.shape[0]), atol=1e-4)
+
+
+def test_delta_orthogonal_has_only_an_orthogonal_centre_tap() -> None:
+    for b in _blocks(_model("delta_orthogonal")):
+        w = b.conv2.weight
+        mask = torch.ones_like(w, dtype=torch.bool)
+        mask[:, :, 1, 1] = False
+        assert torch.count_nonzero(w[mask]) == 0
+        centre = w[:, :, 1, 1]
+        assert torch.allclose(centre @ centre.T / 2.0, torch.eye(centre.shape[0]), atol=1e-4)
+
+
+def test_fixup_zeroes_branch_ends_and_classifier_and_rescales() -> None:
+    fix, ref = _model("fixup"), _model("kaiming", norm="none")
+    blocks = _blocks(fix)
+    for b in blocks:
+        assert torch.count_nonzero(b.conv2.weight) == 0
+        assert b.scale.item() == 1 and b.bias1a.item() == 0
+    assert torch.count_nonzero(fix.fc.weight) == 0 and torch.count_nonzero(fix.fc.bias) == 0
+    ratio = fix.blocks[3].conv1.weight.std() / ref.blocks[3].conv1.weight.std()
+    assert ratio.item() == pytest.approx(len(blocks) ** -0.5, rel=0.1)
+
+
+def test_fixup_net_starts_as_identity_branches() -> None:
+    model = _model("fixup").eval()
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.count_nonzero(model(x)) == 0  # zero classifier
+
+
+def test_zero_gamma_zeroes_the_last_bn_of_each_block() -> None:
+    for block_style in ("post", "pre"):
+        for b in _blocks(_model("zero_gamma", block=block_style)):
+            assert torch.count_nonzero(b.bn2.weight) == 0
+            assert torch.count_nonzero(b.bn1.weight) == b.bn1.weight.numel()
+
+
+def test_unknown_init_lists_valid_names() -> None:
+    with pytest.raises(ConfigError, match="init must be one of kaiming, xavier"):
+        apply_init(_model("kaiming"), "lecun")
+    with pytest.raises(ConfigError, match="init must be one of"):
+        TrainConfig(init="lecun")
