@@ -110,6 +110,10 @@ def load_cifar10(data_dir: str, val_split: bool, seed: int) -> DataSet:
     return DataSet(Split(train.x[tr], train.y[tr]), Split(train.x[va], train.y[va]), test, 10, 1 / 255, mean, std, True)
 
 
+# Image shape (channels, height, width) and class count of each data set, known without loading it.
+SHAPES = {"digits": ((1, 8, 8), 10), "synthetic": ((3, 8, 8), 10), "cifar10": ((3, 32, 32), 10)}
+
+
 def load_data(cfg: TrainConfig) -> DataSet:
     """The data set cfg names, on the CPU; call .to(device) once."""
     if cfg.dataset == "digits":

@@ -1,9 +1,135 @@
-"""Sweep subcommands of resnet-sweep: run, resume, best, reproduce, report, ui."""
+"""Sweep subcommands of resnet-sweep: run, resume, best, reproduce, report, ui (Ray and MLflow load lazily)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+
+
+def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
+    from rich.console import Console
+
+    out = Console()
+    counts = ", ".join(f"{summary[o]} {o}" for o in ("completed", "pruned", "diverged", "errored"))
+    out.print(f"[bold]sweep {experiment}[/bold]: {summary['trials']} trials ({counts}), "
+              f"{summary['trial_hours']:.3f} trial-hours")
+    if summary["best_run_id"]:
+        out.print(f"best run {summary['best_run_id']}: {summary['best_value']:.4f}")
+    out.print(f"MLflow: {tracking_uri}, experiment '{experiment}'  (resnet-sweep best {experiment}; "
+              f"resnet-sweep ui)")
+
+
+def _report_after(args, experiment: str, tracking_uri: str) -> None:
+    if getattr(args, "no_report", False):
+        return
+    from dashboards.report import build_report
+
+    out = build_report(experiment, tracking_uri, os.path.join("reports", experiment))
+    print(f"report: {out}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)  # validated before Ray starts or any run is created
+    from .runner import run_sweep, tracking_uri_from
+
+    uri = tracking_uri_from(args.tracking_uri)
+    summary = run_sweep(spec, args.address, uri, args.storage_path, args.register)
+    _print_summary(summary, uri, spec.name)
+    _report_after(args, spec.name, uri)
+    return 0 if summary["running"] == 0 else 1
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .runner import find_sweep, read_state, resume_sweep
+
+    sweep = read_state(find_sweep(args.sweep, args.storage_path))
+    summary = resume_sweep(sweep.path, args.address, args.storage_path, args.register)
+    _print_summary(summary, sweep.tracking_uri, sweep.spec.name)
+    _report_after(args, sweep.spec.name, sweep.tracking_uri)
+    return 0 if summary["running"] == 0 else 1
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from .best import print_best
+    from .runner import tracking_uri_from
+
+    return print_best(args.experiment, tracking_uri_from(args.tracking_uri), args.top)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+    from .runner import tracking_uri_from
+
+    return reproduce(args.target, tracking_uri_from(args.tracking_uri), args.device, args.tolerance)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dashboards.report import build_report
+
+    from .runner import tracking_uri_from
+
+    print(build_report(args.experiment, tracking_uri_from(args.tracking_uri), args.out))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from .runner import tracking_uri_from
+
+    uri = tracking_uri_from(args.tracking_uri)
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
+           "--port", str(args.port)]
+    print(f"MLflow UI for {uri} on http://127.0.0.1:{args.port}")
+    return subprocess.call(cmd)
+
+
+def _tracking(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
 
 
 def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
-    """Register the sweep subcommands (they import Ray and MLflow only when run)."""
+    """Register the sweep subcommands."""
+    r = sub.add_parser("run", help="run a sweep spec (a YAML path or a shipped name: smoke, degradation, ...)")
+    r.add_argument("spec")
+    r.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    _tracking(r)
+    r.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
+    r.add_argument("--register", metavar="NAME", help="register the best model under this name")
+    r.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    r.set_defaults(func=cmd_run)
+
+    re = sub.add_parser("resume", help="continue an interrupted sweep (its folder, or its name)")
+    re.add_argument("sweep")
+    re.add_argument("--address")
+    re.add_argument("--storage-path")
+    re.add_argument("--register", metavar="NAME")
+    re.add_argument("--no-report", action="store_true")
+    re.set_defaults(func=cmd_resume)
+
+    b = sub.add_parser("best", help="the best trials of a sweep, from MLflow")
+    b.add_argument("experiment")
+    b.add_argument("--top", type=int, default=10)
+    _tracking(b)
+    b.set_defaults(func=cmd_best)
+
+    rp = sub.add_parser("reproduce", help="retrain a run (or a sweep's best) locally and compare")
+    rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT")
+    rp.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    rp.add_argument("--tolerance", type=float, default=None,
+                    help="largest allowed metric difference (default: 0 on the CPU, 0.02 elsewhere)")
+    _tracking(rp)
+    rp.set_defaults(func=cmd_reproduce)
+
+    rep = sub.add_parser("report", help="figures and report.html for a sweep, also logged on its parent run")
+    rep.add_argument("experiment")
+    rep.add_argument("--out", default=None, help="output folder (default reports/EXPERIMENT)")
+    _tracking(rep)
+    rep.set_defaults(func=cmd_report)
+
+    u = sub.add_parser("ui", help="serve the MLflow UI on 127.0.0.1")
+    u.add_argument("--port", type=int, default=5000)
+    _tracking(u)
+    u.set_defaults(func=cmd_ui)

@@ -1,0 +1,38 @@
+"""resnet-sweep best: the top trials of a sweep as a table, read from MLflow."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+COLUMNS = ("depth", "residual", "init", "lr", "seed", "outcome", "epoch", "train/error", "val/acc", "test/acc")
+
+
+def rank_trials(trials, metric: str, mode: str):
+    """Trials sorted best first by their final metric; trials without it go last."""
+    return trials.sort_values(metric, ascending=(mode == "min"), na_position="last")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return str(value)
+
+
+def print_best(ref: str, tracking_uri: str, top: int) -> int:
+    from dashboards.load import load_sweep
+
+    data = load_sweep(ref, tracking_uri)
+    metric, mode = data.parent.data.params.get("metric", "val/acc"), data.parent.data.params.get("mode", "max")
+    if data.trials.empty:
+        Console().print(f"sweep {ref}: no trials logged yet")
+        return 0
+    ranked = rank_trials(data.trials, metric, mode)
+    table = Table(title=f"{ref}: best {min(top, len(ranked))} of {len(ranked)} trials by {metric} ({mode})")
+    cols = [c for c in COLUMNS if c in ranked]
+    for c in ("run",) + tuple(cols):
+        table.add_column(c, justify="right")
+    for _, row in ranked.head(top).iterrows():
+        table.add_row(row["run_id"][:12], *(_cell(row[c]) for c in cols))
+    Console(width=160).print(table)
+    return 0

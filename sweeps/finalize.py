@@ -1,0 +1,90 @@
+"""Close a sweep: outcome counts, best trial, trial-hours and the best model on the parent run."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from resnet_core.config import FIELDS, make_config
+from resnet_core.data import SHAPES
+from resnet_core.train import load_checkpoint
+
+from .results import OUTCOMES
+
+
+def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str) -> list:
+    """Every trial run nested under the parent."""
+    return client.search_runs([experiment_id], f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'",
+                              max_results=50_000)
+
+
+def pick_best(runs: list, metric: str, mode: str):
+    """The completed run with the best final metric (any finished run if none completed)."""
+    scored = [r for r in runs if metric in r.data.metrics]
+    done = [r for r in scored if r.data.tags.get("outcome") == "completed"] or scored
+    if not done:
+        return None
+    sign = 1 if mode == "max" else -1
+    return max(done, key=lambda r: sign * r.data.metrics[metric])
+
+
+def config_of(run) -> "TrainConfig":
+    """The TrainConfig a trial run was trained with, from its params."""
+    return make_config({k: v for k, v in run.data.params.items() if k in FIELDS})
+
+
+def log_best_model(sweep, best, results, register: str | None) -> None:
+    """Log the best trial's final weights with mlflow.pytorch.log_model (signature, input example)."""
+    import numpy as np
+    import torch
+    from mlflow.models import infer_signature
+
+    from resnet_core.model import build_model
+
+    match = [r for r in results if r.metrics and r.metrics.get("trial_id") == best.data.tags.get("trial_id")]
+    if not match or match[0].checkpoint is None:
+        return
+    cfg = config_of(best)
+    (c, h, w), classes = SHAPES[cfg.dataset]
+    with match[0].checkpoint.as_directory() as folder:
+        state = load_checkpoint(os.path.join(folder, "state.pt"))
+    model = build_model(cfg, c, classes)
+    model.load_state_dict(state["model"])
+    model.eval()
+    example = np.zeros((2, c, h, w), dtype=np.float32)
+    with torch.no_grad():
+        signature = infer_signature(example, model(torch.from_numpy(example)).numpy())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "state_dict.pt")
+        torch.save({"model": state["model"], "config": cfg.to_dict()}, path)
+        mlflow.log_artifact(path, "best_model_weights")
+    mlflow.pytorch.log_model(model, name="best_model", signature=signature, input_example=example,
+                             registered_model_name=register)
+
+
+def finalize(sweep, results, register: str | None = None) -> dict:
+    """Summarise the children into the parent run and end it; returns the summary for the terminal."""
+    client = MlflowClient(sweep.tracking_uri)
+    runs = child_runs(client, sweep.experiment_id, sweep.parent_run_id)
+    counts = Counter(r.data.tags.get("outcome", "unknown") for r in runs)
+    best = pick_best(runs, sweep.spec.metric, sweep.spec.mode)
+    hours = sum(float(r.metrics.get("time_total_s", 0) or 0) for r in results if r.metrics) / 3600
+    summary = {"trials": len(runs), **{o: counts.get(o, 0) for o in OUTCOMES}, "trial_hours": hours,
+               "best_run_id": best.info.run_id if best else None,
+               "best_value": best.data.metrics[sweep.spec.metric] if best else None,
+               "running": sum(r.info.status == "RUNNING" for r in runs)}
+    parent = client.get_run(sweep.parent_run_id)
+    with mlflow.start_run(run_id=sweep.parent_run_id):
+        mlflow.log_metrics({f"trials/{o}": counts.get(o, 0) for o in OUTCOMES} | {"trial_hours": hours})
+        if best is not None:
+            mlflow.log_metric(f"best/{sweep.spec.metric}", summary["best_value"])
+            mlflow.set_tags({"best_run_id": best.info.run_id, "best_trial_id": best.data.tags.get("trial_id", "")})
+            if parent.data.tags.get("best_model_run") != best.info.run_id:  # once, also on a second resume
+                log_best_model(sweep, best, results, register)
+                mlflow.set_tag("best_model_run", best.info.run_id)
+    return summary

@@ -1,0 +1,116 @@
+"""resnet-sweep reproduce: retrain a logged run locally with its seed, compare, and check the logged model."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+
+import mlflow
+from mlflow import MlflowClient
+from rich.console import Console
+from rich.table import Table
+
+from resnet_core.config import ConfigError
+from resnet_core.train import Trainer, load_checkpoint
+
+from .finalize import child_runs, config_of, pick_best
+from .provenance import provenance_tags
+
+SKIP = ("time/", "throughput/")  # wall-clock numbers differ by nature
+
+
+def resolve_run(client: MlflowClient, target: str):
+    """A trial run by id, or the best completed trial of a sweep named by experiment, sweep or parent run."""
+    from dashboards.load import find_parent
+
+    try:
+        run = client.get_run(target)
+        if run.data.tags.get("sweep_role") != "parent":
+            return run
+    except Exception:  # not a run id: treat it as a sweep reference
+        pass
+    parent = find_parent(client, target)
+    best = pick_best(child_runs(client, parent.info.experiment_id, parent.info.run_id),
+                     parent.data.params.get("metric", "val/acc"), parent.data.params.get("mode", "max"))
+    if best is None:
+        raise ConfigError(f"experiment: sweep {target!r} has no finished trial to reproduce")
+    return best
+
+
+def logged_history(client: MlflowClient, run) -> dict[int, dict[str, float]]:
+    """epoch -> {metric: value} as logged for the run."""
+    out: dict[int, dict[str, float]] = {}
+    for key in run.data.metrics:
+        if not key.startswith(SKIP):
+            for m in client.get_metric_history(run.info.run_id, key):
+                out.setdefault(m.step, {})[key] = m.value
+    return out
+
+
+def compare(logged: dict[int, dict], reproduced: dict[int, dict]) -> dict[str, float]:
+    """Largest absolute difference per metric over the epochs both have."""
+    worst: dict[str, float] = {}
+    for epoch in sorted(set(logged) & set(reproduced)):
+        for key in set(logged[epoch]) & set(reproduced[epoch]):
+            worst[key] = max(worst.get(key, 0.0), abs(logged[epoch][key] - reproduced[epoch][key]))
+    return worst
+
+
+def logged_model_test_acc(client: MlflowClient, run, trainer: Trainer) -> float | None:
+    """Test accuracy of the sweep's logged best model (weights loaded with weights_only=True), if this run is it."""
+    parent_id = run.data.tags.get("mlflow.parentRunId")
+    if not parent_id or client.get_run(parent_id).data.tags.get("best_model_run") != run.info.run_id:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(parent_id, "best_model_weights/state_dict.pt", tmp)
+        trainer.model.load_state_dict(load_checkpoint(path)["model"])
+    return trainer.evaluate(trainer.data.test)[1] if trainer.data.test is not None else None
+
+
+def reproduce(target: str, tracking_uri: str, device: str, tolerance: float | None) -> int:
+    import torch
+
+    client = MlflowClient(tracking_uri)
+    run = resolve_run(client, target)
+    cfg = dataclasses.replace(config_of(run), device=device)
+    torch.set_num_threads(int(run.data.tags.get("torch_threads", torch.get_num_threads())))
+    logged = logged_history(client, run)
+    last_epoch = max(logged, default=cfg.epochs)
+    same_kind = run.data.tags.get("device", "cpu").startswith("cpu") == (device == "cpu")
+    tol = tolerance if tolerance is not None else (0.0 if same_kind and device == "cpu" else 0.02)
+    reproduced: dict[int, dict] = {}
+    mlflow.set_tracking_uri(tracking_uri)
+    with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"reproduce-{run.info.run_id[:8]}",
+                          tags={**provenance_tags(), "reproduces": run.info.run_id, "sweep_role": "reproduction"}):
+        mlflow.log_params(cfg.to_dict())
+        trainer = Trainer(cfg)
+        for metrics in trainer:
+            mlflow.log_metrics(metrics, step=int(metrics["epoch"]))
+            reproduced[int(metrics["epoch"])] = {k: v for k, v in metrics.items() if not k.startswith(SKIP)}
+            if metrics["epoch"] >= last_epoch:
+                break
+        worst = compare(logged, reproduced)
+        model_acc = logged_model_test_acc(client, run, trainer)
+        mlflow.log_metric("reproduce/max_abs_diff", max(worst.values(), default=0.0))
+    return _print(run, logged, reproduced, worst, model_acc, tol)
+
+
+def _print(run, logged, reproduced, worst, model_acc, tol) -> int:
+    epoch = max(set(logged) & set(reproduced), default=None)
+    table = Table(title=f"run {run.info.run_id}: logged vs reproduced (epoch {epoch})")
+    for col in ("metric", "logged", "reproduced", "max |diff| over epochs"):
+        table.add_column(col, justify="right")
+    for key in sorted(worst):
+        if not key.startswith("grad_norm/block_"):
+            table.add_row(key, f"{logged[epoch].get(key, float('nan')):.6g}",
+                          f"{reproduced[epoch].get(key, float('nan')):.6g}", f"{worst[key]:.3g}")
+    Console(width=120).print(table)
+    ok = bool(worst) and max(worst.values()) <= tol
+    if model_acc is not None:
+        logged_acc = run.data.metrics.get("test/acc")
+        match = logged_acc is not None and abs(model_acc - logged_acc) <= max(tol, 1e-9)
+        print(f"logged model: test/acc {model_acc:.4f} (logged {logged_acc:.4f}) {'matches' if match else 'DIFFERS'}")
+        ok = ok and match
+    print(f"{'reproduced' if ok else 'NOT reproduced'}: largest difference {max(worst.values(), default=0):.3g} "
+          f"(tolerance {tol:g})")
+    return 0 if ok else 1

@@ -1,0 +1,51 @@
+"""Pure functions on trial results: which keys are metrics, how a trial ended, what a diverged trial reports."""
+
+from __future__ import annotations
+
+import math
+
+OUTCOMES = ("completed", "pruned", "diverged", "errored")
+# Strings the trainable reports beside the metrics; the tracker turns them into tags.
+TAG_KEYS = ("device", "node_id", "hostname")
+# A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
+WORST_MIN = 1e3
+
+
+def tracked_metrics(result: dict) -> dict[str, float]:
+    """Our metrics from a Tune result: `split/name` keys plus epoch, lr and diverged; no Tune bookkeeping."""
+    out = {}
+    for key, value in result.items():
+        if (key in ("epoch", "lr", "diverged") or "/" in key) and isinstance(value, (int, float)) \
+                and not isinstance(value, bool) and math.isfinite(value):
+            out[key] = float(value)
+    return out
+
+
+def fill_diverged(metrics: dict, metric: str, mode: str) -> dict:
+    """Give a diverged trial's final report a bad but finite value for the searched metric (never NaN)."""
+    if metrics.get("diverged") and metric not in metrics:
+        metrics = {**metrics, metric: 0.0 if mode == "max" else WORST_MIN}
+    return metrics
+
+
+def classify(last: dict | None, epochs: int, errored: bool = False) -> str:
+    """completed, pruned (stopped early by the scheduler or the time budget), diverged or errored."""
+    if errored:
+        return "errored"
+    if last and last.get("diverged"):
+        return "diverged"
+    if last and int(last.get("epoch", 0)) >= epochs:
+        return "completed"
+    return "pruned"
+
+
+def trial_seed(config: dict) -> int:
+    """The trial's seed: the grid's seed value, or the Repeater's index for repeated samples."""
+    return int(config.get("seed", config.get("__trial_index__", 0)))
+
+
+def sampled_params(config: dict, fields) -> dict:
+    """The config fields of a Tune config dict (drops Tune's private keys), with the trial's seed."""
+    params = {k: v for k, v in config.items() if k in fields and k != "seed"}
+    params["seed"] = trial_seed(config)
+    return params

@@ -1,0 +1,182 @@
+"""Run and resume sweeps: validate, open the parent run, hand the trials to Tune, close with a summary."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import mlflow
+from mlflow import MlflowClient
+
+from .provenance import provenance_tags
+from .spec import SpecError, SweepSpec, parse_spec
+
+STATE_FILE = "resnet_sweep.json"
+DEFAULT_STORAGE = "ray_results"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
+
+
+@dataclass
+class Sweep:
+    """Where a sweep lives: its Tune folder, MLflow server, experiment and parent run."""
+    spec: SweepSpec
+    path: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+
+
+def tracking_uri_from(flag: str | None) -> str:
+    return flag or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
+    """A GPU request on a cluster with none fails before any run is created."""
+    want = spec.resources_per_trial["gpu"]
+    if want > 0 and cluster_gpus < want:
+        raise SpecError(f"resources_per_trial.gpu: asks for {want} GPU per trial but the cluster has "
+                        f"{cluster_gpus:g}; use gpu: 0 or add GPU nodes")
+
+
+def start_ray(address: str | None) -> float:
+    """Connect to a cluster (address, or RAY_ADDRESS as under Ray Jobs) or start a local Ray; return its GPUs."""
+    import ray
+
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=True)
+    return float(ray.cluster_resources().get("GPU", 0))
+
+
+def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[str, str]:
+    """The sweep's experiment (named after the spec) and a new parent run holding the spec and provenance."""
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(spec.name)
+    experiment_id = exp.experiment_id if exp else client.create_experiment(spec.name)
+    tags = {**provenance_tags(), "sweep": spec.name, "sweep_role": "parent", "tune_path": folder}
+    run = client.create_run(experiment_id, tags=tags, run_name=os.path.basename(folder))
+    params = {"search": spec.search, "scheduler": spec.scheduler.kind, "num_samples": spec.num_samples,
+              "seeds": spec.seeds, "metric": spec.metric, "mode": spec.mode, "seed": spec.seed,
+              "max_concurrent_trials": spec.max_concurrent_trials, "total_trials": spec.total_trials,
+              "resources_per_trial": json.dumps(spec.resources_per_trial)}
+    for key, value in params.items():
+        client.log_param(run.info.run_id, key, value)
+    client.log_text(run.info.run_id, spec.source, "spec.yaml")
+    return experiment_id, run.info.run_id
+
+
+def write_state(sweep: Sweep) -> None:
+    os.makedirs(sweep.path, exist_ok=True)
+    state = {"spec": sweep.spec.source, "tracking_uri": sweep.tracking_uri,
+             "experiment_id": sweep.experiment_id, "parent_run_id": sweep.parent_run_id}
+    tmp = os.path.join(sweep.path, STATE_FILE + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(state, fh, indent=1)
+    os.replace(tmp, os.path.join(sweep.path, STATE_FILE))
+
+
+def read_state(path: str) -> Sweep:
+    import yaml
+
+    with open(os.path.join(path, STATE_FILE)) as fh:
+        state = json.load(fh)
+    spec = parse_spec(yaml.safe_load(state["spec"]), state["spec"])
+    return Sweep(spec, path, state["tracking_uri"], state["experiment_id"], state["parent_run_id"])
+
+
+def find_sweep(name_or_path: str, storage_path: str | None) -> str:
+    """A sweep folder as given, or the newest folder of that sweep name under the storage path."""
+    if os.path.exists(os.path.join(name_or_path, STATE_FILE)):
+        return os.path.abspath(name_or_path)
+    root = os.path.abspath(storage_path or DEFAULT_STORAGE)
+    found = sorted(glob.glob(os.path.join(root, f"{name_or_path}_*", STATE_FILE)))
+    if not found:
+        raise SpecError(f"sweep: no sweep folder {name_or_path!r} and no sweep named so under {root}")
+    return os.path.dirname(found[-1])
+
+
+def tuner_for(sweep: Sweep, restore: bool):
+    """A new Tuner for the spec, or one restored from the sweep's folder (callbacks come back with it)."""
+    from ray import tune
+
+    from . import tuning
+    from .tracking import MlflowTracker
+
+    spec = sweep.spec
+    if restore:
+        return tune.Tuner.restore(sweep.path, tuning.tune_trainable(spec), resume_unfinished=True,
+                                  resume_errored=True, param_space=tuning.param_space(spec))
+    tracker = MlflowTracker(sweep.tracking_uri, sweep.experiment_id, sweep.parent_run_id, spec.train,
+                            {"sweep": spec.name, "sweep_role": "trial", **provenance_tags(),
+                             "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))})
+    tune_config = tune.TuneConfig(
+        metric=spec.metric, mode=spec.mode, search_alg=tuning.search_alg(spec), scheduler=tuning.scheduler(spec),
+        num_samples=spec.num_samples if spec.search == "grid" else spec.num_samples * spec.seeds,
+        max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s)
+    run_config = tune.RunConfig(
+        name=os.path.basename(sweep.path), storage_path=os.path.dirname(sweep.path),
+        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker], verbose=1)
+    return tune.Tuner(tuning.tune_trainable(spec), param_space=tuning.param_space(spec),
+                      tune_config=tune_config, run_config=run_config)
+
+
+def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage_path: str | None) -> Sweep:
+    """Everything before training: Ray up, resources checked, the parent run open, the state written."""
+    import ray
+
+    gpus = start_ray(address)
+    try:
+        check_gpus(spec, gpus)
+        root = storage_path or DEFAULT_STORAGE
+        root = root if "://" in root else os.path.abspath(root)
+        path = os.path.join(root, f"{spec.name}_{time.strftime('%Y%m%d-%H%M%S')}")
+        experiment_id, parent = open_parent_run(spec, tracking_uri, path)
+    except BaseException:
+        ray.shutdown()
+        raise
+    sweep = Sweep(spec, path, tracking_uri, experiment_id, parent)
+    write_state(sweep)
+    return sweep
+
+
+def execute(sweep: Sweep, restore: bool, register: str | None = None):
+    """Run (or continue) the trials, then close the parent run with the sweep's summary."""
+    import ray
+
+    from .finalize import finalize
+
+    try:
+        results = tuner_for(sweep, restore).fit()
+        return finalize(sweep, results, register)
+    finally:
+        ray.shutdown()
+
+
+def local_gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def run_sweep(spec: SweepSpec, address: str | None = None, tracking_uri: str | None = None,
+              storage_path: str | None = None, register: str | None = None):
+    """resnet-sweep run: a new sweep from a validated spec."""
+    if not (address or os.environ.get("RAY_ADDRESS")):
+        check_gpus(spec, local_gpu_count())  # before Ray starts, for a local run
+    mlflow.set_tracking_uri(tracking_uri_from(tracking_uri))
+    sweep = prepare_run(spec, address, tracking_uri_from(tracking_uri), storage_path)
+    return execute(sweep, restore=False, register=register)
+
+
+def resume_sweep(name_or_path: str, address: str | None = None, storage_path: str | None = None,
+                 register: str | None = None):
+    """resnet-sweep resume: continue an interrupted sweep with the same runs."""
+    sweep = read_state(find_sweep(name_or_path, storage_path))
+    start_ray(address)
+    return execute(sweep, restore=True, register=register)

@@ -1,0 +1,95 @@
+"""Ray Tune glue: the trainable, the search space, the search algorithm and the scheduler of a spec."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import ray
+import torch
+from ray import tune
+
+from resnet_core.config import FIELDS
+from resnet_core.train import Trainer, load_checkpoint, save_checkpoint
+
+from .provenance import device_name
+from .results import fill_diverged, sampled_params
+from .spec import SweepSpec, trial_config
+
+CHECKPOINT_FILE = "state.pt"
+
+
+def trainable(config: dict, spec: SweepSpec) -> None:
+    """Train one trial, reporting every epoch; checkpoint every `checkpoint_every` epochs and at the end."""
+    torch.set_num_threads(max(1, int(spec.resources_per_trial["cpu"])))
+    cfg = trial_config(spec, sampled_params(config, FIELDS))
+    state = None
+    if (ckpt := tune.get_checkpoint()) is not None:  # a retry or a resume: continue, don't start over
+        with ckpt.as_directory() as folder:
+            state = load_checkpoint(os.path.join(folder, CHECKPOINT_FILE))
+    trainer = Trainer(cfg, state)
+    where = {"device": device_name(str(trainer.device)), "node_id": ray.get_runtime_context().get_node_id()}
+    for metrics in trainer:
+        metrics = {**fill_diverged(metrics, spec.metric, spec.mode), **where}
+        last = metrics["epoch"] == cfg.epochs or metrics.get("diverged")
+        if metrics["epoch"] % spec.checkpoint_every and not last:
+            tune.report(metrics)
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            save_checkpoint(os.path.join(folder, CHECKPOINT_FILE), trainer.state_dict())
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def _dimension(dim):
+    if dim.kind in ("choice", "grid"):
+        return tune.grid_search(list(dim.values)) if dim.kind == "grid" else tune.choice(list(dim.values))
+    low, high = dim.values
+    return tune.loguniform(low, high) if dim.kind == "loguniform" else tune.uniform(low, high)
+
+
+def param_space(spec: SweepSpec) -> dict:
+    """Tune's search space; a grid crosses every value (choices too) with every seed."""
+    if spec.search == "grid":
+        space = {name: tune.grid_search(list(dim.values)) for name, dim in spec.search_space.items()}
+        space["seed"] = tune.grid_search(list(range(spec.seeds)))
+        return space
+    return {name: _dimension(dim) for name, dim in spec.search_space.items()}
+
+
+def search_alg(spec: SweepSpec):
+    """Seeded Optuna TPE (or Optuna's random sampler), repeated over `seeds`; None for a grid."""
+    if spec.search == "grid":
+        return None
+    import optuna
+    from ray.tune.search import Repeater
+    from ray.tune.search.optuna import OptunaSearch
+
+    sampler = (optuna.samplers.TPESampler(seed=spec.seed) if spec.search == "optuna"
+               else optuna.samplers.RandomSampler(seed=spec.seed))
+    storage = optuna.storages.RDBStorage(spec.storage) if spec.storage else None
+    searcher = OptunaSearch(metric=spec.metric, mode=spec.mode, sampler=sampler, storage=storage,
+                            study_name=spec.name if storage else None)
+    if spec.seeds > 1:  # Optuna is told the mean over the seeds of each configuration
+        searcher = Repeater(searcher, repeat=spec.seeds, set_index=True)
+    return searcher
+
+
+def scheduler(spec: SweepSpec):
+    """ASHA on epochs (our own counter survives restores), or none."""
+    if spec.scheduler.kind == "none":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="epoch", metric=spec.metric, mode=spec.mode, max_t=spec.epochs,
+                         grace_period=min(spec.scheduler.grace_period, spec.epochs),
+                         reduction_factor=spec.scheduler.reduction_factor)
+
+
+def resources(spec: SweepSpec) -> dict:
+    """Per-trial resources as Tune wants them; fractional GPUs let trials share one device."""
+    return {"cpu": spec.resources_per_trial["cpu"], "gpu": spec.resources_per_trial["gpu"]}
+
+
+def tune_trainable(spec: SweepSpec):
+    """The trainable bound to its spec and resources."""
+    return tune.with_resources(tune.with_parameters(trainable, spec=spec), resources(spec))
