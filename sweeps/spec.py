@@ -43,7 +43,7 @@ class SweepSpec:
     search: str = "optuna"                         # optuna (TPE), random or grid
     storage: str | None = None                     # Optuna storage URL, e.g. postgresql://.../optuna
     scheduler: Scheduler = field(default_factory=Scheduler)
-    num_samples: int = 8                           # sampled configurations (each trained `seeds` times)
+    num_samples: int = 8                           # sampled configurations x `seeds` (grid: repeats, default 1)
     max_concurrent_trials: int = 2                 # trials running at once
     seeds: int = 1                                 # repeats of each configuration with seeds 0..k-1 (error bars)
     seed: int = 0                                  # seeds the search algorithm
@@ -187,7 +187,7 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
     return SweepSpec(
         name=name, train=train, search_space=space, search=search, storage=storage,
         scheduler=parse_scheduler(data.get("scheduler", "asha")),
-        num_samples=_int("num_samples", data.get("num_samples", 8), 1),
+        num_samples=_int("num_samples", data.get("num_samples", 1 if search == "grid" else 8), 1),
         max_concurrent_trials=_int("max_concurrent_trials", data.get("max_concurrent_trials", 2), 1),
         seeds=_int("seeds", data.get("seeds", 1), 1), seed=_int("seed", data.get("seed", 0)),
         resources_per_trial=parse_resources(data.get("resources_per_trial", {"cpu": 1, "gpu": 0})),

@@ -1,0 +1,109 @@
+"""Sweep specs: the shipped ones load, bad ones fail in one line with exit 2 before Ray or MLflow start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from sweeps.cli import main
+from sweeps.spec import SPEC_DIR, load_spec, parse_spec
+
+GOOD = {
+    "name": "ok", "dataset": "synthetic", "train": {"epochs": 2},
+    "search_space": {"depth": {"choice": [8, 14]}, "lr": {"loguniform": [0.01, 0.5]}},
+}
+
+
+def _with(**changes) -> dict:
+    spec = yaml.safe_load(yaml.safe_dump(GOOD))
+    for key, value in changes.items():
+        if value is None:
+            spec.pop(key, None)
+        else:
+            spec[key] = value
+    return spec
+
+
+BAD = [
+    (_with(colour="red"), "colour: unknown key"),
+    (_with(search_space={"depth": {"choice": []}}), "search_space.depth: choice needs a non-empty list"),
+    (_with(search_space={"depth": {"choice": [20, 50 + 1]}}), "search_space.depth: depth must be 6n+2"),
+    (_with(search_space={"lr": {"loguniform": [0.0, 0.1]}}), "search_space.lr: loguniform needs 0 < low < high"),
+    (_with(search_space={"lr": {"choice": [-0.1]}}), "search_space.lr: lr must be a finite number > 0"),
+    (_with(search_space={"init": {"choice": ["kaiming", "lecun"]}}), "search_space.init: init must be one of"),
+    (_with(search_space={"colour": {"choice": [1]}}), "search_space.colour: not a config field"),
+    (_with(search_space={"depth": {"normal": [20, 1]}}), "search_space.depth: must be one of {choice"),
+    (_with(search="bayes"), "search: must be one of optuna, random, grid"),
+    (_with(scheduler={"type": "hyperband"}), "scheduler.type: must be one of asha, none"),
+    (_with(scheduler={"type": "asha", "reduction_factor": 1}), "scheduler.reduction_factor: must be a number > 1"),
+    (_with(num_samples=0), "num_samples: must be an integer >= 1"),
+    (_with(resources_per_trial={"cpu": 1, "gpu": -1}), "resources_per_trial.gpu: must be a number >= 0"),
+    (_with(resources_per_trial={"cpu": 1, "gpu": 1.5}), "resources_per_trial.gpu: a fraction must be below 1"),
+    (_with(mode="maximise"), "mode: must be one of max, min"),
+    (_with(train={"epochs": 0}), "train: epochs must be a finite number > 0"),
+    (_with(dataset="imagenet"), "train: dataset must be one of"),
+    (_with(name="bad name!"), "name: must be a non-empty name"),
+    (_with(search_space={"depth": {"grid": [20, 56]}}), "search_space.depth: grid values need `search: grid`"),
+    (_with(search_space=None), "search_space: must map at least one config field"),
+    (_with(storage="not a url"), "storage: must be an Optuna storage URL"),
+    (_with(time_budget_s=-5), "time_budget_s: must be a number of seconds > 0"),
+]
+
+
+@pytest.mark.parametrize("spec,message", BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_bad_spec_fails_in_one_line_with_exit_2(spec, message, tmp_path, capsys, monkeypatch) -> None:
+    import ray
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "mlflow.db"
+    code = main(["run", str(path), "--tracking-uri", f"sqlite:///{db}", "--storage-path", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and message in err[0], err
+    assert not ray.is_initialized()
+    assert not db.exists() and not (tmp_path / "runs").exists()  # no MLflow run, no Tune folder
+
+
+def test_gpu_request_without_gpus_fails_before_ray(tmp_path) -> None:
+    path = tmp_path / "gpu.yaml"
+    path.write_text(yaml.safe_dump(_with(resources_per_trial={"cpu": 1, "gpu": 0.25})))
+    done = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", str(path), "--tracking-uri",
+                           f"sqlite:///{tmp_path / 'm.db'}"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "resnet-sweep run: error: resources_per_trial.gpu: asks for 0.25 GPU per trial but the cluster has 0; "
+        "use gpu: 0 or add GPU nodes"]
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_unknown_spec_name_lists_shipped_specs(capsys) -> None:
+    assert main(["run", "no-such-spec"]) == 2
+    assert "shipped: degradation, he2015_cifar10, smoke" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(f[:-5] for f in os.listdir(SPEC_DIR) if f.endswith(".yaml")))
+def test_shipped_specs_load(name: str) -> None:
+    spec = load_spec(name)
+    assert spec.name == name and spec.source
+
+
+def test_shipped_specs_say_what_the_issue_asks() -> None:
+    deg, paper = load_spec("degradation"), load_spec("he2015_cifar10")
+    assert deg.train["dataset"] == "digits" and deg.search == "optuna" and deg.scheduler.kind == "asha"
+    assert set(deg.search_space["depth"].values) == {20, 56, 110}
+    assert deg.search_space["lr"] == deg.search_space["lr"].__class__("loguniform", (0.01, 0.5))
+    assert paper.train["epochs"] == 164 and paper.train["milestones"] == [0.5, 0.75]
+    assert paper.total_trials == 5 * 2 * paper.seeds
+
+
+def test_grid_size_counts_seeds() -> None:
+    spec = parse_spec(_with(search="grid", seeds=3, search_space={"depth": {"grid": [8, 14]},
+                                                                 "residual": {"choice": [True, False]}}))
+    assert spec.total_trials == 2 * 2 * 3

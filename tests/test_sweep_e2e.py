@@ -1,0 +1,143 @@
+"""Sweeps end to end on a real local Ray and a real `mlflow server` over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.mlflow_server import mlflow_server
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "sweeps.cli"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with mlflow_server(str(tmp_path_factory.mktemp("mlflow"))) as srv:
+        yield srv
+
+
+def write_spec(folder, **spec) -> str:
+    path = os.path.join(folder, f"{spec['name']}.yaml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(spec, fh)
+    return path
+
+
+def runs_of(uri: str, experiment: str) -> tuple[list, list]:
+    """(parent runs, child runs) of an experiment."""
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id], max_results=1000)
+    return ([r for r in runs if r.data.tags.get("sweep_role") == "parent"],
+            [r for r in runs if r.data.tags.get("sweep_role") == "trial"])
+
+
+def epochs_logged(uri: str, run) -> list[int]:
+    return sorted(m.step for m in MlflowClient(uri).get_metric_history(run.info.run_id, "epoch"))
+
+
+@pytest.fixture(scope="module")
+def diverge_sweep(server, tmp_path_factory):
+    """A grid of two learning rates on synthetic data: 1e3 must diverge, 0.05 must complete."""
+    folder = str(tmp_path_factory.mktemp("diverge"))
+    spec = write_spec(folder, name="diverge", dataset="synthetic", train={"epochs": 3, "batch_size": 64},
+                      search_space={"depth": {"grid": [8]}, "lr": {"grid": [0.05, 1000.0]}}, search="grid",
+                      scheduler="none", max_concurrent_trials=2, checkpoint_every=1)
+    done = subprocess.run([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return server.url
+
+
+def test_diverged_trial_is_tagged_and_the_other_completes(diverge_sweep) -> None:
+    parents, children = runs_of(diverge_sweep, "diverge")
+    assert len(parents) == 1 and len(children) == 2
+    by_lr = {float(r.data.params["lr"]): r for r in children}
+    assert by_lr[1000.0].data.tags["outcome"] == "diverged"
+    assert by_lr[0.05].data.tags["outcome"] == "completed"
+    assert by_lr[1000.0].data.metrics["diverged"] == 1
+    assert epochs_logged(diverge_sweep, by_lr[0.05]) == [1, 2, 3]
+    assert all(r.info.status != "RUNNING" for r in parents + children)
+    parent = parents[0]
+    assert parent.data.metrics["trials/diverged"] == 1 and parent.data.metrics["trials/completed"] == 1
+    assert parent.data.tags["best_run_id"] == by_lr[0.05].info.run_id
+
+
+def test_reproduce_is_exact_on_cpu_and_logged_model_matches(diverge_sweep, tmp_path) -> None:
+    done = subprocess.run([*CLI, "reproduce", "diverge", "--tracking-uri", diverge_sweep], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "reproduced: largest difference 0 (tolerance 0)" in done.stdout
+    assert "matches" in done.stdout
+    client = MlflowClient(diverge_sweep)
+    exp = client.get_experiment_by_name("diverge")
+    repro = client.search_runs([exp.experiment_id], "tags.sweep_role = 'reproduction'")
+    assert len(repro) == 1 and repro[0].info.status == "FINISHED"
+    assert repro[0].data.tags["reproduces"] == client.search_runs(
+        [exp.experiment_id], "tags.sweep_role = 'parent'")[0].data.tags["best_run_id"]
+
+
+def _wait_for_epochs(uri: str, experiment: str, at_least: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            _, children = runs_of(uri, experiment)
+            if any(len(epochs_logged(uri, r)) >= at_least for r in children):
+                return
+        except AttributeError:  # experiment not created yet
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"no trial of {experiment} reached {at_least} epochs in {timeout_s}s")
+
+
+def _restored_mid_way(sweep_dir: str) -> list[int]:
+    """Epochs at which a trial continued after a restore (iterations_since_restore back to 1, epoch > 1)."""
+    found = []
+    for root, _, files in os.walk(sweep_dir):
+        if "result.json" in files:
+            with open(os.path.join(root, "result.json")) as fh:
+                rows = [json.loads(line) for line in fh if line.strip()]
+            found += [r["epoch"] for r in rows if r.get("iterations_since_restore") == 1 and r["epoch"] > 1]
+    return found
+
+
+def test_kill_driver_then_resume_keeps_exactly_one_run_per_trial(server, tmp_path) -> None:
+    spec = write_spec(str(tmp_path), name="killme", dataset="digits",
+                      train={"epochs": 10, "batch_size": 32, "depth": 20},
+                      search_space={"residual": {"grid": [True, False]}}, search="grid", scheduler="none",
+                      max_concurrent_trials=2, checkpoint_every=2)
+    driver = subprocess.Popen([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for_epochs(server.url, "killme", 5, timeout_s=180)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
+        driver.wait()
+    time.sleep(2)
+    _, before = runs_of(server.url, "killme")
+    assert any(r.info.status == "RUNNING" for r in before)
+    assert all(len(epochs_logged(server.url, r)) < 10 for r in before)
+
+    done = subprocess.run([*CLI, "resume", "killme", "--no-report"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=400)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    parents, children = runs_of(server.url, "killme")
+    assert len(parents) == 1 and len(children) == 2
+    assert {r.data.params["trial_id"] for r in children} == {r.data.params["trial_id"] for r in before}
+    for run in parents + children:
+        assert run.info.status != "RUNNING"
+    for run in children:
+        assert epochs_logged(server.url, run) == list(range(1, 11))  # every epoch, each exactly once
+        assert run.data.tags["outcome"] == "completed"
+    sweep_dir = next(p for p in (tmp_path / "ray_results").iterdir() if p.name.startswith("killme_"))
+    restored = _restored_mid_way(str(sweep_dir))
+    print(f"kill/resume: trials restored mid-way at epochs {restored}")
+    assert restored and all(e > 1 for e in restored)
