@@ -63,8 +63,10 @@ def log_best_model(sweep, best, results, register: str | None) -> None:
         path = os.path.join(tmp, "state_dict.pt")
         torch.save({"model": state["model"], "config": cfg.to_dict()}, path)
         mlflow.log_artifact(path, "best_model_weights")
+    # Naming the requirement skips MLflow's slow import-tracing inference of the environment.
+    requirement = f"torch=={torch.__version__.split('+')[0]}"
     mlflow.pytorch.log_model(model, name="best_model", signature=signature, input_example=example,
-                             registered_model_name=register)
+                             registered_model_name=register, pip_requirements=[requirement])
 
 
 def finalize(sweep, results, register: str | None = None) -> dict:
@@ -79,6 +81,7 @@ def finalize(sweep, results, register: str | None = None) -> dict:
                "best_value": best.data.metrics[sweep.spec.metric] if best else None,
                "running": sum(r.info.status == "RUNNING" for r in runs)}
     parent = client.get_run(sweep.parent_run_id)
+    mlflow.set_tracking_uri(sweep.tracking_uri)
     with mlflow.start_run(run_id=sweep.parent_run_id):
         mlflow.log_metrics({f"trials/{o}": counts.get(o, 0) for o in OUTCOMES} | {"trial_hours": hours})
         if best is not None:

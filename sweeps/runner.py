@@ -8,7 +8,6 @@ import os
 import time
 from dataclasses import dataclass
 
-import mlflow
 from mlflow import MlflowClient
 
 from .provenance import provenance_tags
@@ -100,28 +99,36 @@ def find_sweep(name_or_path: str, storage_path: str | None) -> str:
     return os.path.dirname(found[-1])
 
 
-def tuner_for(sweep: Sweep, restore: bool):
+def make_tracker(sweep: Sweep):
+    """The MLflow callback of a new sweep: child runs nested under its parent run."""
+    from .tracking import MlflowTracker
+
+    spec = sweep.spec
+    return MlflowTracker(sweep.tracking_uri, sweep.experiment_id, sweep.parent_run_id, spec.train,
+                         {"sweep": spec.name, "sweep_role": "trial", **provenance_tags(),
+                          "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))})
+
+
+def tuner_for(sweep: Sweep, restore: bool, tracker=None):
     """A new Tuner for the spec, or one restored from the sweep's folder (callbacks come back with it)."""
     from ray import tune
 
     from . import tuning
-    from .tracking import MlflowTracker
 
     spec = sweep.spec
     if restore:
         return tune.Tuner.restore(sweep.path, tuning.tune_trainable(spec), resume_unfinished=True,
                                   resume_errored=True, param_space=tuning.param_space(spec))
-    tracker = MlflowTracker(sweep.tracking_uri, sweep.experiment_id, sweep.parent_run_id, spec.train,
-                            {"sweep": spec.name, "sweep_role": "trial", **provenance_tags(),
-                             "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))})
     tune_config = tune.TuneConfig(
         metric=spec.metric, mode=spec.mode, search_alg=tuning.search_alg(spec), scheduler=tuning.scheduler(spec),
         num_samples=spec.num_samples if spec.search == "grid" else spec.num_samples * spec.seeds,
-        max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s)
+        max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s,
+        reuse_actors=True)  # a new trial reuses a finished trial's process: no second start-up and torch import
     run_config = tune.RunConfig(
         name=os.path.basename(sweep.path), storage_path=os.path.dirname(sweep.path),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker], verbose=1)
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker or make_tracker(sweep)],
+        verbose=1)
     return tune.Tuner(tuning.tune_trainable(spec), param_space=tuning.param_space(spec),
                       tune_config=tune_config, run_config=run_config)
 
@@ -151,7 +158,6 @@ def execute(sweep: Sweep, restore: bool, register: str | None = None):
 
     from .finalize import finalize
 
-    mlflow.set_tracking_uri(sweep.tracking_uri)
     # Snapshot the experiment (and our tracker's buffer) every 2 s instead of Tune's 10 s or more, so a
     # killed driver resumes trials from their latest checkpoints; the driver's state is small.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")

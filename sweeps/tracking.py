@@ -43,7 +43,7 @@ class Sender:
         self.runs: dict[str, str] = {}        # trial_id -> run_id
         self.stored: dict[str, set] = {}      # run_id -> epochs known to be stored (checked after doubt)
         self.lock = threading.Condition()
-        self.stats = {"sent": 0, "retries": 0, "skipped_duplicates": 0, "max_buffered": 0}
+        self.stats = {"sent": 0, "retries": 0, "skipped_duplicates": 0, "max_buffered": 0, "send_s": 0.0}
         self.stopping = False
         self.thread = threading.Thread(target=self._loop, name="mlflow-sender", daemon=True)
         self.thread.start()
@@ -68,7 +68,9 @@ class Sender:
                     return
                 op = self.queue[0]
             try:
+                start = time.perf_counter()
                 self._apply(op)
+                self.stats["send_s"] += time.perf_counter() - start
             except Exception as e:  # network down, server 5xx, database restarting: keep it and retry
                 self.stats["retries"] += 1
                 self._doubt(op)
