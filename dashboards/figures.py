@@ -66,7 +66,7 @@ def degradation_figure(trials: pd.DataFrame) -> Figure:
     df = add_error_columns(normalise_trials(trials))
     chosen = best_lr_group(completed(df))
     inits, depths = sorted(df["init"].unique()), sorted(df["depth"].unique())
-    fig = Figure(figsize=(4 * len(inits) + 1, 7), layout="constrained")
+    fig = Figure(figsize=(max(4 * len(inits) + 1, 8), 7), layout="constrained")  # >= 8 in: room for the title
     axes = fig.subplots(2, len(inits), squeeze=False, sharex=True)
     for row, (col, ylabel) in enumerate(ERROR_KINDS):
         summary = arm_summary(chosen, col, df)
@@ -139,7 +139,7 @@ def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: 
     """
     df = normalise_trials(df)
     inits, colours = sorted(df["init"].unique()), _depth_colours(df["depth"])
-    fig = Figure(figsize=(5 * len(inits) + 1, 4), layout="constrained")
+    fig = Figure(figsize=(max(5 * len(inits) + 1, 8), 4), layout="constrained")
     axes = fig.subplots(1, len(inits), squeeze=False, sharey=True)[0]
     for ax, init in zip(axes, inits):
         _draw_gradflow(ax, df[df["init"] == init], value_col, colours)
@@ -161,7 +161,8 @@ def gradient_flow_epochs_figure(history: pd.DataFrame) -> Figure:
         for ax, (which, frame) in zip(row, frames.items()):
             _draw_gradflow(ax, frame[frame["init"] == init], "grad_norm", colours)
             ax.set_title(f"{which} epoch, init: {init}")
-    axes[0, 0].legend(title="depth, network", fontsize="small")
+    if axes[0, 0].lines:
+        axes[0, 0].legend(title="depth, network", fontsize="small")
     fig.suptitle("Gradient norm per block, first vs last epoch: plain (dashed) vs residual (solid)")
     return fig
 
@@ -176,7 +177,7 @@ def lr_sensitivity_figure(trials: pd.DataFrame) -> Figure:
     if "lr" not in df:
         raise ValueError("trials has no lr column; lr sensitivity needs a sweep over lr")
     inits, colours = sorted(df["init"].unique()), _depth_colours(df["depth"])
-    fig = Figure(figsize=(5 * len(inits) + 1, 4), layout="constrained")
+    fig = Figure(figsize=(max(5 * len(inits) + 1, 8), 4), layout="constrained")
     axes = fig.subplots(1, len(inits), squeeze=False, sharey=True)[0]
     for ax, init in zip(axes, inits):
         sub = df[df["init"] == init]

@@ -55,7 +55,7 @@ def trial_row(run) -> dict:
     """One trial: typed params, outcome, the final value of every metric, and best val/acc."""
     row = {"run_id": run.info.run_id, "trial_id": run.data.tags.get("trial_id", run.info.run_id),
            "status": run.info.status, "outcome": run.data.tags.get("outcome", "running"),
-           "device": run.data.tags.get("device"), "node_id": run.data.tags.get("node_id"),
+           "hardware": run.data.tags.get("device"), "node_id": run.data.tags.get("node_id"),
            "start_time": run.info.start_time, "end_time": run.info.end_time}
     # The `lr` metric is the schedule's current value; the `lr` param (the peak) keeps the column.
     row.update({k: v for k, v in run.data.metrics.items() if k not in run.data.params})

@@ -71,8 +71,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
         if name not in INITS:
             raise ConfigError(f"inits must be among {', '.join(INITS)}; got {name!r}")
     residuals = {"both": [False, True], "on": [True], "off": [False]}[args.residual]
+    if args.figure and not args.out:
+        raise UserError("--figure needs --out FILE.csv (the figure is drawn from the probe's rows)")
     base = make_config(dataset=args.dataset, seed=args.seed)
-    return print_probe(base, depths, inits, residuals, args.batch_size, args.out)
+    code = print_probe(base, depths, inits, residuals, args.batch_size, args.out)
+    if args.figure:
+        from dashboards.report import probe_report
+
+        print(f"figure: {probe_report(args.out, args.figure)}")
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--batch-size", type=int, default=128)
     pr.add_argument("--out", help="also write the per-block rows as CSV here")
+    pr.add_argument("--figure", metavar="DIR", help="also draw DIR/gradient_flow_probe.png (needs --out)")
     pr.set_defaults(func=cmd_probe)
 
     from . import commands

@@ -69,29 +69,39 @@ def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[st
     return experiment_id, run.info.run_id
 
 
+def _fs(path: str):
+    """(pyarrow filesystem, path in it) for a local folder or a URI such as s3://bucket/sweeps."""
+    import pyarrow.fs
+
+    if "://" in path:
+        return pyarrow.fs.FileSystem.from_uri(path)
+    return pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
+
+
 def write_state(sweep: Sweep) -> None:
-    os.makedirs(sweep.path, exist_ok=True)
+    """The sweep's own state beside Tune's: the spec, the MLflow server, experiment and parent run."""
+    fs, folder = _fs(sweep.path)
+    fs.create_dir(folder, recursive=True)
     state = {"spec": sweep.spec.source, "tracking_uri": sweep.tracking_uri,
              "experiment_id": sweep.experiment_id, "parent_run_id": sweep.parent_run_id}
-    tmp = os.path.join(sweep.path, STATE_FILE + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(state, fh, indent=1)
-    os.replace(tmp, os.path.join(sweep.path, STATE_FILE))
+    with fs.open_output_stream(f"{folder}/{STATE_FILE}") as fh:  # one small write: all or nothing
+        fh.write(json.dumps(state, indent=1).encode())
 
 
 def read_state(path: str) -> Sweep:
     import yaml
 
-    with open(os.path.join(path, STATE_FILE)) as fh:
-        state = json.load(fh)
+    fs, folder = _fs(path)
+    with fs.open_input_stream(f"{folder}/{STATE_FILE}") as fh:
+        state = json.loads(fh.read())
     spec = parse_spec(yaml.safe_load(state["spec"]), state["spec"])
     return Sweep(spec, path, state["tracking_uri"], state["experiment_id"], state["parent_run_id"])
 
 
 def find_sweep(name_or_path: str, storage_path: str | None) -> str:
-    """A sweep folder as given, or the newest folder of that sweep name under the storage path."""
-    if os.path.exists(os.path.join(name_or_path, STATE_FILE)):
-        return os.path.abspath(name_or_path)
+    """A sweep folder (or URI) as given, or the newest folder of that sweep name under a local storage path."""
+    if "://" in name_or_path or os.path.exists(os.path.join(name_or_path, STATE_FILE)):
+        return name_or_path if "://" in name_or_path else os.path.abspath(name_or_path)
     root = os.path.abspath(storage_path or DEFAULT_STORAGE)
     found = sorted(glob.glob(os.path.join(root, f"{name_or_path}_*", STATE_FILE)))
     if not found:
@@ -125,7 +135,7 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
         max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s,
         reuse_actors=True)  # a new trial reuses a finished trial's process: no second start-up and torch import
     run_config = tune.RunConfig(
-        name=os.path.basename(sweep.path), storage_path=os.path.dirname(sweep.path),
+        name=sweep.path.rstrip("/").rsplit("/", 1)[1], storage_path=sweep.path.rstrip("/").rsplit("/", 1)[0],
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker or make_tracker(sweep)],
         verbose=1)
@@ -142,7 +152,7 @@ def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage
         check_gpus(spec, gpus)
         root = storage_path or DEFAULT_STORAGE
         root = root if "://" in root else os.path.abspath(root)
-        path = os.path.join(root, f"{spec.name}_{time.strftime('%Y%m%d-%H%M%S')}")
+        path = f"{root.rstrip('/')}/{spec.name}_{time.strftime('%Y%m%d-%H%M%S')}"
         experiment_id, parent = open_parent_run(spec, tracking_uri, path)
     except BaseException:
         ray.shutdown()

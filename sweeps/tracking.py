@@ -216,6 +216,8 @@ class MlflowTracker(Callback):
             log.error("MLflow unreachable: %d writes still buffered; they are kept in the experiment state "
                       "and sent by `resnet-sweep resume`", len(self.sender.pending()))
         self.sender.stop()
+        # One line in the driver's output (the Ray job log): how much was buffered and retried in outages.
+        print("mlflow tracking: " + " ".join(f"{k}={v}" for k, v in self.sender.stats.items()), flush=True)
 
     def get_state(self) -> dict:
         runs = dict(self.sender.runs) if self.sender else self.runs

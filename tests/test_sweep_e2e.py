@@ -13,16 +13,14 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.mlflow_server import mlflow_server
-
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "sweeps.cli"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with mlflow_server(str(tmp_path_factory.mktemp("mlflow"))) as srv:
-        yield srv
+def server(mlflow_http):
+    """The session's real `mlflow server` over HTTP."""
+    return mlflow_http
 
 
 def write_spec(folder, **spec) -> str:
@@ -44,6 +42,27 @@ def epochs_logged(uri: str, run) -> list[int]:
     return sorted(m.step for m in MlflowClient(uri).get_metric_history(run.info.run_id, "epoch"))
 
 
+def test_smoke_sweep_lands_in_mlflow_complete(smoke_sweep_http) -> None:
+    """4 trials in under 90 s; 1 parent, 4 nested children with every param, epoch metrics, outcomes."""
+    from resnet_core.config import FIELDS
+
+    print(f"smoke sweep with report: {smoke_sweep_http.seconds:.1f} s")
+    assert smoke_sweep_http.seconds < 90
+    parents, children = runs_of(smoke_sweep_http.tracking_uri, "smoke")
+    assert len(parents) == 1 and len(children) == 4
+    for run in children:
+        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert set(FIELDS) | {"trial_id"} <= set(run.data.params)
+        assert run.data.tags["outcome"] == "completed" and run.info.status == "FINISHED"
+        assert {"version.torch", "version.ray", "version.mlflow", "version.optuna", "version.python",
+                "git_commit", "device"} <= set(run.data.tags)
+        assert epochs_logged(smoke_sweep_http.tracking_uri, run) == [1, 2]
+        history = MlflowClient(smoke_sweep_http.tracking_uri).get_metric_history(run.info.run_id, "val/acc")
+        assert sorted(m.step for m in history) == [1, 2]
+        assert not {"training_iteration", "time_total_s", "done"} & set(run.data.metrics)  # no Tune bookkeeping
+    assert parents[0].data.metrics["trials/completed"] == 4
+
+
 @pytest.fixture(scope="module")
 def diverge_sweep(server, tmp_path_factory):
     """A grid of two learning rates on synthetic data: 1e3 must diverge, 0.05 must complete."""
@@ -51,7 +70,8 @@ def diverge_sweep(server, tmp_path_factory):
     spec = write_spec(folder, name="diverge", dataset="synthetic", train={"epochs": 3, "batch_size": 64},
                       search_space={"depth": {"grid": [8]}, "lr": {"grid": [0.05, 1000.0]}}, search="grid",
                       scheduler="none", max_concurrent_trials=2, checkpoint_every=1)
-    done = subprocess.run([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=folder,
+    done = subprocess.run([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report", "--register",
+                           "diverge-best"], cwd=folder,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return server.url
@@ -69,6 +89,8 @@ def test_diverged_trial_is_tagged_and_the_other_completes(diverge_sweep) -> None
     parent = parents[0]
     assert parent.data.metrics["trials/diverged"] == 1 and parent.data.metrics["trials/completed"] == 1
     assert parent.data.tags["best_run_id"] == by_lr[0.05].info.run_id
+    versions = MlflowClient(diverge_sweep).search_model_versions("name = 'diverge-best'")
+    assert len(versions) == 1  # the best model, registered once
 
 
 def test_reproduce_is_exact_on_cpu_and_logged_model_matches(diverge_sweep, tmp_path) -> None:

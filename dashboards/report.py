@@ -1,0 +1,298 @@
+"""A finished sweep as files: PNG figures, an offline plotly page and one self-contained report.html.
+
+`build_report` loads the sweep, writes the files into one folder and logs it on the parent run under `report/`;
+a figure whose data is missing (no history, every run diverged, one lr) becomes a note in the page, not a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mlflow.artifacts
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from dashboards import figures, stats
+from dashboards.load import SweepData, load_sweep
+from resnet_core.config import FIELDS
+
+CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}figure{margin:1.5em 0}img{max-width:100%}
+figcaption,.note{color:#555;font-size:.92em}.note{background:#fff6e0;border-left:4px solid #E69F00;padding:.4em .8em}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.85em}th{background:#f3f3f3;vertical-align:bottom}
+th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}pre{background:#f7f7f7;padding:1em;overflow-x:auto}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 1em}dt{font-weight:600}
+dd{margin:0;font-family:monospace}.verdict{font-size:.75em}.verdict th,.verdict td{padding:2px 4px}"""
+VERDICT_NOTE = ("Residual minus plain at each (depth, init), completed runs at each arm's best lr. "
+                "*_diff_pp: difference in percentage points with its 95% Welch interval (lo, hi) and "
+                "two-sided Welch p (needs at least 2 seeds per arm); the last columns count every run by outcome.")
+
+
+class Skip(Exception):
+    """A figure cannot be drawn from this sweep's data; the message says why, for the report."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the figure builders read: trials, per-epoch history (or None) and the sweep's search setup."""
+    trials: pd.DataFrame
+    history: pd.DataFrame | None
+    params: tuple[str, ...]   # the swept hyperparameters
+    metric: str               # the metric the sweep optimised, e.g. val/acc
+    mode: str                 # max or min
+
+
+@dataclass(frozen=True)
+class Section:
+    """One figure of the report: its file (None when skipped), title, and caption or skip note."""
+    name: str
+    title: str
+    path: str | None
+    text: str
+
+
+def _need(ok: bool, why: str) -> None:
+    """Raise Skip(why) unless ok."""
+    if not ok:
+        raise Skip(why)
+
+
+def _completed_arms(inp: Inputs) -> None:
+    """Skip unless some trial completed with depth and residual recorded."""
+    _need(len(inp.trials) > 0 and {"depth", "residual"} <= set(inp.trials), "no trials with depth and residual")
+    _need((inp.trials["outcome"] == "completed").any(), "no completed trial (all pruned, diverged or errored)")
+
+
+def _degradation(inp: Inputs) -> Figure:
+    _completed_arms(inp)
+    return figures.degradation_figure(inp.trials)
+
+
+def _curves(inp: Inputs) -> Figure:
+    _completed_arms(inp)
+    h = inp.history
+    _need(h is not None and len(h) > 0 and ({"train/error", "train/acc"} & set(h)), "no per-epoch history logged")
+    return figures.training_curves_figure(stats.with_trial_columns(h, inp.trials))
+
+
+def _gradflow(inp: Inputs) -> Figure:
+    h = inp.history
+    _need(h is not None and len(h) > 0 and bool(stats.block_columns(h)), "no grad_norm/block_<i> history logged")
+    return figures.gradient_flow_epochs_figure(stats.with_trial_columns(h, inp.trials))
+
+
+def _lr(inp: Inputs) -> Figure:
+    _completed_arms(inp)
+    _need("lr" in inp.trials and inp.trials["lr"].nunique() > 1, "lr was not swept (one value only)")
+    return figures.lr_sensitivity_figure(inp.trials)
+
+
+def _heatmap(inp: Inputs) -> Figure:
+    _completed_arms(inp)
+    metric = "best/val/acc" if "best/val/acc" in inp.trials else "val/acc"  # neither: KeyError, noted
+    return figures.init_depth_heatmap(inp.trials, metric)
+
+
+def _importance(inp: Inputs) -> Figure:
+    _completed_arms(inp)
+    _need(bool(inp.params) and inp.metric in inp.trials, f"no swept params or no {inp.metric} logged")
+    return figures.importance_figure(stats.param_importance(inp.trials, inp.params, inp.metric, inp.mode))
+
+
+FIGURES: tuple[tuple[str, str, Callable[[Inputs], Figure], str], ...] = (
+    ("degradation", "Degradation with depth", _degradation,
+     "Plain nets whose training error rises with depth show the degradation problem; residual nets should not."),
+    ("training_curves", "Training curves", _curves, "Training error per epoch, the best-val run of each depth."),
+    ("gradient_flow", "Gradient flow", _gradflow,
+     "Per-block gradient norms (log scale): a spread of decades across blocks means vanishing or exploding gradients."),
+    ("lr_sensitivity", "Learning-rate sensitivity", _lr, "Final validation accuracy against the peak lr."),
+    ("init_depth", "Init x depth", _heatmap, "Best validation accuracy per init and depth, plain and residual."),
+    ("importance", "Hyperparameter importance", _importance, "fANOVA on an Optuna study rebuilt from the runs."),
+)
+
+
+def clear_outputs(out_dir: str) -> None:
+    """Remove files an earlier report left in out_dir, so a figure skipped now is not logged stale."""
+    for name in [f"{n}.png" for n, *_ in FIGURES] + ["parallel_coordinates.html", "report.html"]:
+        if os.path.exists(os.path.join(out_dir, name)):
+            os.remove(os.path.join(out_dir, name))
+
+
+def _save(fig: Figure, path: str) -> str:
+    """Write fig as a PNG at a screen-friendly resolution."""
+    fig.savefig(path, dpi=110, facecolor="white")
+    return path
+
+
+def write_figures(inp: Inputs, out_dir: str) -> list[Section]:
+    """Each figure of FIGURES as <name>.png in out_dir, or a Section with the reason it was skipped."""
+    sections = []
+    for name, title, build, caption in FIGURES:
+        try:
+            path, text = _save(build(inp), os.path.join(out_dir, f"{name}.png")), caption
+        except Skip as e:
+            path, text = None, f"Not drawn: {e}."
+        except (ValueError, KeyError, IndexError) as e:  # unusual data should cost one figure, not the report
+            path, text = None, f"Not drawn: {type(e).__name__}: {e}"
+        sections.append(Section(name, title, path, text))
+    return sections
+
+
+def write_parallel_coordinates(inp: Inputs, out_dir: str) -> str:
+    """The interactive plotly page with plotly.js inline (works offline); a note on why when skipped."""
+    try:
+        _completed_arms(inp)
+        _need(bool(inp.params), "no swept params")
+        fig = figures.parallel_coordinates_html(inp.trials, list(inp.params), inp.metric)
+    except (Skip, ValueError, KeyError) as e:
+        return f"Parallel coordinates not drawn: {e}."
+    fig.write_html(os.path.join(out_dir, "parallel_coordinates.html"), include_plotlyjs=True, full_html=True)
+    return ('Interactive parallel coordinates of the completed trials: <a href="parallel_coordinates.html">'
+            "parallel_coordinates.html</a> (a separate file beside this one, also logged under report/).")
+
+
+def swept_params(spec: dict, trials: pd.DataFrame) -> tuple[str, ...]:
+    """The spec's search-space fields present in trials; else the config fields that vary (seed aside)."""
+    names = [p for p in (spec.get("search_space") or {}) if p in trials]
+    if not names:
+        names = [p for p in FIELDS if p != "seed" and p in trials and trials[p].astype(str).nunique() > 1]
+    return tuple(names)
+
+
+def _img(path: str) -> str:
+    """An <img> with the PNG embedded as a base64 data URI, so report.html is a single file."""
+    with open(path, "rb") as fh:
+        data = base64.b64encode(fh.read()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(os.path.basename(path))}">'
+
+
+def _figure_html(s: Section) -> str:
+    """A <figure> with the embedded image and caption, or a note for a skipped figure."""
+    if s.path is None:
+        return f'<h3>{html.escape(s.title)}</h3><p class="note">{html.escape(s.text)}</p>'
+    return (f'<figure id="fig-{s.name}"><h3>{html.escape(s.title)}</h3>{_img(s.path)}'
+            f"<figcaption>{html.escape(s.text)} File: {s.name}.png</figcaption></figure>")
+
+
+def _table(df: pd.DataFrame, css_class: str) -> str:
+    """A DataFrame as a scrollable HTML table, two decimals, NaN as a dash."""
+    body = df.to_html(index=False, na_rep="–", float_format="{:.2f}".format, border=0, classes=css_class)
+    return f'<div class="scroll">{body}</div>'
+
+
+def verdict_section(trials: pd.DataFrame) -> str:
+    """The residual-minus-plain verdict table with how to read it, or a note when it cannot be built."""
+    if not len(trials) or not {"depth", "residual"} <= set(trials):
+        return '<p class="note">No verdict: no trials with depth and residual.</p>'
+    table = figures.verdict_html(stats.verdict_table(trials))  # long headers may wrap after each "_"
+    table = re.sub(r"(<th[^>]*>)([^<]*)", lambda m: m[1] + m[2].replace("_", "_<wbr>"), table)
+    return f'<p>{VERDICT_NOTE}</p><div class="scroll">{table}</div>'
+
+
+def paper_section(trials: pd.DataFrame, dataset: str) -> str:
+    """He et al. 2015 Table 6 beside the measured test error, for CIFAR-10 sweeps only."""
+    if dataset != "cifar10" or not len(trials):
+        return ""
+    measured = _table(stats.compare_to_paper(trials), "paper-compare")
+    return (f"<h2>Against the paper (He et al. 2015, Table 6)</h2>{measured}"
+            f"<p>{html.escape(stats.PAPER_PLAIN_NOTE)}</p>{_table(stats.paper_table6(), 'paper')}")
+
+
+def _pairs(pairs: dict) -> str:
+    """A definition list of key: value pairs, escaped."""
+    return "<dl>" + "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
+                            for k, v in pairs.items()) + "</dl>"
+
+
+def provenance(parent, trials: pd.DataFrame, devices: dict[str, int]) -> dict[str, str]:
+    """Commit, versions, hardware, trial-hours and outcome counts of a sweep, for the report."""
+    tags, metrics = parent.data.tags, parent.data.metrics
+    counts = trials["outcome"].value_counts().to_dict() if "outcome" in trials else {}
+    out = {"parent run": parent.info.run_id, "parent status": parent.info.status,
+           "git commit": tags.get("git_commit", "unknown"), "host platform": tags.get("host_platform", "unknown")}
+    out |= {k.removeprefix("version."): v for k, v in sorted(tags.items()) if k.startswith("version.")}
+    out["hardware"] = "; ".join(f"{d} ({n} trials)" for d, n in devices.items()) or "unknown"
+    out["trial-hours"] = f"{metrics['trial_hours']:.4f}" if "trial_hours" in metrics else "n/a (sweep not closed)"
+    extra = [o for o in counts if o not in stats.OUTCOMES]  # e.g. "running" for a sweep still going
+    outcomes = ", ".join(f"{counts.get(o, 0)} {o}" for o in (*stats.OUTCOMES, *extra))
+    return out | {"outcomes": outcomes, "best run": tags.get("best_run_id", "n/a")}
+
+
+def render_html(title: str, sections: list[Section], parts: dict[str, str]) -> str:
+    """The whole static page: verdict, figures, parallel-coordinates link, paper table, provenance, spec."""
+    figs = "".join(_figure_html(s) for s in sections)
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f'<link rel="icon" href="data:,"><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>'
+            f"<p>{parts['intro']}</p><h2>Verdict: residual minus plain</h2>{parts['verdict']}"
+            f"<h2>Figures</h2>{figs}<p>{parts['parcoords']}</p>{parts['paper']}"
+            f"<h2>Provenance</h2>{parts['provenance']}<h2>Sweep spec</h2><pre>{html.escape(parts['spec'])}</pre>"
+            "</body></html>")
+
+
+def sweep_spec(tracking_uri: str, run_id: str) -> tuple[str, dict]:
+    """The spec.yaml text logged on the parent run and its parsed mapping; ("", {}) when absent or unreadable."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="spec.yaml", dst_path=tmp,
+                                                       tracking_uri=tracking_uri)
+            with open(path) as fh:
+                text = fh.read()
+            spec = yaml.safe_load(text)
+        except (MlflowException, OSError, yaml.YAMLError):  # e.g. a run not made by resnet-sweep: report without it
+            return "", {}
+    return text, spec if isinstance(spec, dict) else {}
+
+
+def trial_devices(trials: pd.DataFrame) -> dict[str, int]:
+    """How many trials ran on each device (the runs' `device` tag, loaded as `hardware`)."""
+    names = trials["hardware"].fillna("unknown") if "hardware" in trials else []
+    return dict(Counter(names).most_common())
+
+
+def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str:
+    """Write the sweep's figures and report.html into out_dir, log them on the parent run; return the page's path."""
+    data: SweepData = load_sweep(ref, tracking_uri, history=True)
+    out_dir = out_dir or os.path.join("reports", ref)
+    os.makedirs(out_dir, exist_ok=True)
+    clear_outputs(out_dir)
+    client, parent = MlflowClient(tracking_uri), data.parent
+    (text, spec), params = sweep_spec(tracking_uri, parent.info.run_id), parent.data.params
+    trials = stats.normalise_trials(data.trials) if len(data.trials) else data.trials
+    inp = Inputs(trials, data.history, swept_params(spec, trials), params.get("metric", "val/acc"),
+                 params.get("mode", "max"))
+    sections, name = write_figures(inp, out_dir), parent.data.tags.get("sweep", ref)
+    dataset = spec.get("dataset") or (str(trials["dataset"].iloc[0]) if "dataset" in trials and len(trials) else "")
+    parts = {"intro": html.escape(f"Sweep {name}: {len(trials)} trials on {dataset or 'unknown data'}, "
+                                  f"parent run {parent.info.run_id}, report built {time.strftime('%Y-%m-%d %H:%M')}."),
+             "verdict": verdict_section(trials), "parcoords": write_parallel_coordinates(inp, out_dir),
+             "paper": paper_section(trials, dataset), "spec": text or "(no spec.yaml on the parent run)",
+             "provenance": _pairs(provenance(parent, trials, trial_devices(data.trials)))}
+    path = os.path.join(out_dir, "report.html")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(render_html(f"Does depth need residuals? Sweep report: {name}", sections, parts))
+    client.log_artifacts(parent.info.run_id, out_dir, "report")
+    return path
+
+
+def probe_report(csv_path: str, out_dir: str) -> str:
+    """Render `resnet-sweep probe --out` rows (depth,residual,init,block,grad_norm) as gradient_flow_probe.png."""
+    rows = pd.read_csv(csv_path)
+    missing = {"depth", "residual", "block", "grad_norm"} - set(rows)
+    if missing:
+        raise ValueError(f"{csv_path}: not a probe CSV, columns {sorted(missing)} missing; "
+                         "write one with resnet-sweep probe --out FILE")
+    os.makedirs(out_dir, exist_ok=True)
+    fig = figures.gradient_flow_figure(rows, title="Gradient norm per block at initialization (resnet-sweep probe)\n"
+                                                   "plain (dashed) vs residual (solid)")
+    return _save(fig, os.path.join(out_dir, "gradient_flow_probe.png"))

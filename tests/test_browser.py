@@ -1,0 +1,131 @@
+"""The report and the MLflow UI in a real headless Chromium (Debian's, driven by Playwright for Python).
+
+The MLflow UI polls the server, so every wait is for an element, never for network idle.
+Screenshots go to test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from dashboards.load import find_parent
+from dashboards.report import FIGURES
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it); Playwright's download is not possible here
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+UI_TIMEOUT_MS = 60_000  # the first UI load on a busy 2-core machine takes a while
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    """A fresh page in its own context, so no UI state (expanded rows, panels) carries over between tests."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def _record_errors(page) -> list[str]:
+    """A list that fills with the page's console errors and uncaught exceptions."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def _screenshot(page, name: str, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+def _sweep_runs(sweep) -> tuple:
+    """(experiment id, parent run, child runs) of the sweep, from the MLflow API."""
+    client = MlflowClient(sweep.tracking_uri)
+    parent = find_parent(client, sweep.experiment)
+    children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    return parent.info.experiment_id, parent, children
+
+
+def _hide_assistant(page) -> None:
+    """Close the MLflow Assistant side panel when it is open, so screenshots show the runs."""
+    close = page.get_by_role("button", name="Close", exact=True)
+    if close.count() == 1 and close.is_visible():
+        close.click()
+
+
+def test_static_report_renders(smoke_sweep_http, page) -> None:
+    from playwright.sync_api import expect
+
+    report = smoke_sweep_http.report_dir / "report.html"  # written by `resnet-sweep run` itself
+    errors = _record_errors(page)
+    page.goto(report.as_uri(), wait_until="load")
+    images = page.locator("img")
+    expect(images).to_have_count(len(FIGURES))
+    widths = images.evaluate_all("els => els.map(e => e.complete ? e.naturalWidth : 0)")
+    assert all(w > 0 for w in widths), f"images that did not load: {widths}"
+    verdict = page.locator("table.verdict")
+    expect(verdict).to_be_visible()
+    expect(verdict.locator("tbody tr")).to_have_count(2)  # the smoke sweep's depths 8 and 14
+    _screenshot(page, "report.png", full_page=True)
+    assert errors == []
+
+
+def test_mlflow_ui_nests_trials_under_parent(smoke_sweep_http, page) -> None:
+    from playwright.sync_api import expect
+
+    experiment_id, parent, children = _sweep_runs(smoke_sweep_http)
+    assert len(children) == 4
+    page.goto(f"{smoke_sweep_http.tracking_uri}/#/experiments/{experiment_id}/runs")
+    parent_row = page.locator(f'[role="row"][row-id="{parent.info.run_id}"]')
+    expect(parent_row.first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("link", name=parent.info.run_name)).to_be_visible()
+    expect(page.get_by_text(f"{len(children) + 1} matching runs")).to_be_visible()
+    for child in children:  # collapsed under the parent until its expander is clicked
+        expect(page.locator(f'[role="row"][row-id="{child.info.run_id}"]')).to_have_count(0)
+    parent_row.locator('button[data-component-id*="runnamecellrenderer"]').first.click()
+    for child in children:
+        expect(page.get_by_role("link", name=child.info.run_name)).to_be_visible()
+    _hide_assistant(page)
+    _screenshot(page, "mlflow_experiment.png")
+
+
+def test_mlflow_ui_shows_report_artifacts(smoke_sweep_http, page) -> None:
+    from playwright.sync_api import expect
+
+    experiment_id, parent, _ = _sweep_runs(smoke_sweep_http)
+    logged = {a.path for a in MlflowClient(smoke_sweep_http.tracking_uri).list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.html", "report/degradation.png"} <= logged
+    page.goto(f"{smoke_sweep_http.tracking_uri}/#/experiments/{experiment_id}/runs/{parent.info.run_id}/artifacts")
+    folder = page.get_by_text("report", exact=True).first
+    expect(folder).to_be_visible(timeout=UI_TIMEOUT_MS)
+    folder.click()
+    for name in ("report.html", "parallel_coordinates.html", *(f"{n}.png" for n, *_ in FIGURES)):
+        expect(page.get_by_text(name, exact=True)).to_be_visible()
+    page.get_by_text("degradation.png", exact=True).click()
+    expect(page.get_by_text("mlflow-artifacts:/", exact=False).first).to_be_visible()  # proxied by the server
+    preview = page.locator('img[src^="blob:"]').first  # the UI fetches the PNG and shows it from a blob URL
+    expect(preview).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
+    _hide_assistant(page)
+    _screenshot(page, "mlflow_artifacts.png")
