@@ -6,7 +6,7 @@ import math
 
 OUTCOMES = ("completed", "pruned", "diverged", "errored")
 # Strings the trainable reports beside the metrics; the tracker turns them into tags.
-TAG_KEYS = ("device", "node_id", "hostname")
+TAG_KEYS = ("device", "node_id", "hostname", "resources")
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
 WORST_MIN = 1e3
 

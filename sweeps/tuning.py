@@ -28,7 +28,9 @@ def trainable(config: dict, spec: SweepSpec) -> None:
         with ckpt.as_directory() as folder:
             state = load_checkpoint(os.path.join(folder, CHECKPOINT_FILE))
     trainer = Trainer(cfg, state)
-    where = {"device": device_name(str(trainer.device)), "node_id": ray.get_runtime_context().get_node_id()}
+    context = ray.get_runtime_context()
+    assigned = ",".join(f"{k}={v:g}" for k, v in sorted(context.get_assigned_resources().items()))
+    where = {"device": device_name(str(trainer.device)), "node_id": context.get_node_id(), "resources": assigned}
     for metrics in trainer:
         metrics = {**fill_diverged(metrics, spec.metric, spec.mode), **where}
         last = metrics["epoch"] == cfg.epochs or metrics.get("diverged")

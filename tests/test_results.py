@@ -1,0 +1,64 @@
+"""Pure result handling and the tracker's idempotent writes against a real (sqlite) MLflow store."""
+
+from __future__ import annotations
+
+import math
+
+from mlflow import MlflowClient
+
+from sweeps.results import classify, fill_diverged, sampled_params, tracked_metrics
+from sweeps.tracking import Sender
+
+
+def test_tracked_metrics_drop_tune_bookkeeping_and_strings() -> None:
+    result = {"epoch": 3, "train/loss": 0.5, "val/acc": 0.9, "lr": 0.01, "training_iteration": 3,
+              "time_total_s": 1.0, "done": False, "trial_id": "abc", "config": {"lr": 0.1},
+              "device": "cpu", "grad_norm/block_0": 1.5, "bad/nan": math.nan}
+    assert tracked_metrics(result) == {"epoch": 3.0, "train/loss": 0.5, "val/acc": 0.9, "lr": 0.01,
+                                       "grad_norm/block_0": 1.5}
+
+
+def test_diverged_gets_a_bad_finite_value() -> None:
+    assert fill_diverged({"epoch": 1, "diverged": 1}, "val/acc", "max")["val/acc"] == 0.0
+    assert fill_diverged({"epoch": 1, "diverged": 1}, "val/loss", "min")["val/loss"] == 1e3
+    assert fill_diverged({"epoch": 1, "val/acc": 0.1}, "val/acc", "max") == {"epoch": 1, "val/acc": 0.1}
+
+
+def test_classify_outcomes() -> None:
+    assert classify({"epoch": 10}, 10) == "completed"
+    assert classify({"epoch": 4}, 10) == "pruned"
+    assert classify({"epoch": 2, "diverged": 1}, 10) == "diverged"
+    assert classify({"epoch": 10}, 10, errored=True) == "errored"
+    assert classify(None, 10) == "pruned"
+
+
+def test_sampled_params_take_the_seed_from_the_repeater_or_grid() -> None:
+    fields = {"depth", "lr", "seed"}
+    assert sampled_params({"depth": 20, "__trial_index__": 2, "other": 1}, fields) == {"depth": 20, "seed": 2}
+    assert sampled_params({"depth": 20, "seed": 1}, fields) == {"depth": 20, "seed": 1}
+
+
+def test_sender_is_idempotent_on_runs_and_epochs(tmp_path) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("idem")
+    parent = client.create_run(exp).info.run_id
+    ops = [("create", "t1", {"lr": 0.1}, {"trial_name": "t1"}),
+           ("metrics", "t1", 1, {"epoch": 1.0, "val/acc": 0.5}, 1000),
+           ("metrics", "t1", 1, {"epoch": 1.0, "val/acc": 0.5}, 1000),  # a resend after doubt
+           ("create", "t1", {"lr": 0.1}, {"trial_name": "t1"}),         # a create after a restore
+           ("metrics", "t1", 2, {"epoch": 2.0, "val/acc": 0.6}, 2000),
+           ("end", "t1", "completed", "FINISHED")]
+    sender = Sender(uri, exp, parent, ops)
+    assert sender.flush(60)
+    sender.stop()
+    # A second sender (a resumed driver) knows nothing in memory: it must still not double anything.
+    again = Sender(uri, exp, parent, [("create", "t1", {"lr": 0.1}, {"trial_name": "t1"}),
+                                      ("metrics", "t1", 2, {"epoch": 2.0, "val/acc": 0.6}, 2000)])
+    assert again.flush(60)
+    again.stop()
+    runs = client.search_runs([exp], "tags.trial_id = 't1'")
+    assert len(runs) == 1
+    assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "val/acc")] == [1, 2]
+    assert runs[0].data.tags["outcome"] == "completed" and runs[0].info.status == "FINISHED"
+    assert sender.stats["skipped_duplicates"] == 1 and again.stats["skipped_duplicates"] == 1
