@@ -173,6 +173,11 @@ def execute(sweep: Sweep, restore: bool, register: str | None = None):
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     try:
         results = tuner_for(sweep, restore).fit()
+    except Exception:  # a failure of the sweep itself (not of a trial): never leave the parent RUNNING
+        MlflowClient(sweep.tracking_uri).set_terminated(sweep.parent_run_id, "FAILED")
+        ray.shutdown()
+        raise
+    try:
         return finalize(sweep, results, register)
     finally:
         ray.shutdown()

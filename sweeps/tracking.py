@@ -76,8 +76,7 @@ class Sender:
                 self._doubt(op)
                 log.warning("MLflow write failed (%s); %d buffered, retrying in %.1fs",
                             type(e).__name__, len(self.queue), backoff)
-                with self.lock:
-                    self.lock.wait(timeout=backoff)
+                time.sleep(backoff)  # not woken by new results: they must not hurry retries at a server that is down
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
                 continue
             backoff = 0.5

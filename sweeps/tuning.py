@@ -69,8 +69,8 @@ def search_alg(spec: SweepSpec):
     sampler = (optuna.samplers.TPESampler(seed=spec.seed) if spec.search == "optuna"
                else optuna.samplers.RandomSampler(seed=spec.seed))
     storage = optuna.storages.RDBStorage(spec.storage) if spec.storage else None
-    searcher = OptunaSearch(metric=spec.metric, mode=spec.mode, sampler=sampler, storage=storage,
-                            study_name=spec.name if storage else None)
+    # metric and mode come from TuneConfig, which hands them to the searcher and the scheduler.
+    searcher = OptunaSearch(sampler=sampler, storage=storage, study_name=spec.name if storage else None)
     if spec.seeds > 1:  # Optuna is told the mean over the seeds of each configuration
         searcher = Repeater(searcher, repeat=spec.seeds, set_index=True)
     return searcher
@@ -82,7 +82,7 @@ def scheduler(spec: SweepSpec):
         return None
     from ray.tune.schedulers import ASHAScheduler
 
-    return ASHAScheduler(time_attr="epoch", metric=spec.metric, mode=spec.mode, max_t=spec.epochs,
+    return ASHAScheduler(time_attr="epoch", max_t=spec.epochs,
                          grace_period=min(spec.scheduler.grace_period, spec.epochs),
                          reduction_factor=spec.scheduler.reduction_factor)
 

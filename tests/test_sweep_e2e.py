@@ -69,7 +69,7 @@ def diverge_sweep(server, tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("diverge"))
     spec = write_spec(folder, name="diverge", dataset="synthetic", train={"epochs": 3, "batch_size": 64},
                       search_space={"depth": {"grid": [8]}, "lr": {"grid": [0.05, 1000.0]}}, search="grid",
-                      scheduler="none", max_concurrent_trials=2, checkpoint_every=1)
+                      scheduler={"type": "asha", "grace_period": 2}, max_concurrent_trials=2, checkpoint_every=1)
     done = subprocess.run([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report", "--register",
                            "diverge-best"], cwd=folder,
                           capture_output=True, text=True, timeout=300)
