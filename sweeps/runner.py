@@ -40,6 +40,20 @@ def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
                         f"{cluster_gpus:g}; use gpu: 0 or add GPU nodes")
 
 
+def check_tracking(tracking_uri: str) -> None:
+    """Fail fast, in one line, when the tracking server is unreachable or refuses us: before Ray starts."""
+    from .tracking import configure_client_retries
+
+    configure_client_retries()
+    try:
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        hint = ("set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" if "401" in first or "403" in first
+                else "start the server or pass --tracking-uri")
+        raise SpecError(f"tracking: cannot use MLflow at {tracking_uri} ({first}); {hint}") from None
+
+
 def start_ray(address: str | None) -> float:
     """Connect to a cluster (address, or RAY_ADDRESS as under Ray Jobs) or start a local Ray; return its GPUs."""
     import ray
@@ -194,6 +208,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, tracking_uri: str | N
     """resnet-sweep run: a new sweep from a validated spec."""
     if not (address or os.environ.get("RAY_ADDRESS")):
         check_gpus(spec, local_gpu_count())  # before Ray starts, for a local run
+    check_tracking(tracking_uri_from(tracking_uri))
     sweep = prepare_run(spec, address, tracking_uri_from(tracking_uri), storage_path)
     return execute(sweep, restore=False, register=register)
 
@@ -202,5 +217,6 @@ def resume_sweep(name_or_path: str, address: str | None = None, storage_path: st
                  register: str | None = None):
     """resnet-sweep resume: continue an interrupted sweep with the same runs."""
     sweep = read_state(find_sweep(name_or_path, storage_path))
+    check_tracking(sweep.tracking_uri)
     start_ray(address)
     return execute(sweep, restore=True, register=register)

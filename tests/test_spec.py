@@ -107,3 +107,16 @@ def test_grid_size_counts_seeds() -> None:
     spec = parse_spec(_with(search="grid", seeds=3, search_space={"depth": {"grid": [8, 14]},
                                                                  "residual": {"choice": [True, False]}}))
     assert spec.total_trials == 2 * 2 * 3
+
+
+def test_unreachable_tracking_server_fails_before_ray(tmp_path, capsys, monkeypatch) -> None:
+    import ray
+
+    from mlflow_server import free_port
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "smoke", "--tracking-uri", f"http://127.0.0.1:{free_port()}",
+                 "--storage-path", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "tracking: cannot use MLflow at http://127.0.0.1:" in err[0]
+    assert not ray.is_initialized() and not (tmp_path / "runs").exists()
