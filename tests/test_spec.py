@@ -115,6 +115,8 @@ def test_unreachable_tracking_server_fails_before_ray(tmp_path, capsys, monkeypa
     from mlflow_server import free_port
 
     monkeypatch.chdir(tmp_path)
+    for name, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"), ("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")):
+        monkeypatch.setenv(name, value)  # what the driver sets; restored after this test
     code = main(["run", "smoke", "--tracking-uri", f"http://127.0.0.1:{free_port()}",
                  "--storage-path", str(tmp_path / "runs")])
     err = capsys.readouterr().err.strip().splitlines()
