@@ -6,24 +6,27 @@ no backend is needed until the caller saves them. Frame layouts are those of `da
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from dashboards.stats import (
-    LOG_PARAMS,
+    POOLED,
     add_error_columns,
+    arm_points,
     arm_summary,
     best_lr_group,
+    chosen_rows,
     completed,
     history_to_gradflow,
     normalise_trials,
+    pools_inits,
+    with_pooled,
 )
 
 # Okabe & Ito (2008) colour-blind-safe palette; yellow and black last since yellow is faint on white.
@@ -49,38 +52,79 @@ def _depth_axis(ax: Axes, depths: Sequence) -> None:
 
 
 def _mean_band(ax: Axes, depths: Sequence, arm: pd.DataFrame, style: Mapping) -> None:
-    """Mean line of an arm with its 95% interval as a band; NaN rows leave gaps."""
+    """Mean line of an arm (markers drawn by _arm_points) with its 95% interval as a band; NaN rows leave gaps."""
     x = np.asarray(depths, dtype=float)
-    ax.plot(x, arm["mean"].to_numpy(float), **style)
+    ax.plot(x, arm["mean"].to_numpy(float), color=style["color"], linestyle=style["linestyle"], label=style["label"])
     ax.fill_between(x, arm["lo"].to_numpy(float), arm["hi"].to_numpy(float), color=style["color"], alpha=0.2, lw=0)
 
 
-def degradation_figure(trials: pd.DataFrame) -> Figure:
-    """Final training and validation error (%) vs depth, plain vs residual, one column per init (He et al. Fig. 6).
+def _arm_points(ax: Axes, depths: Sequence, arm: pd.DataFrame, style: Mapping) -> None:
+    """An arm's mean per depth: filled, or hollow and tagged with its epoch when all its values are from pruned runs."""
+    x, y = np.asarray(depths, dtype=float), arm["mean"].to_numpy(float)
+    hollow = arm["pruned_only"].fillna(False).to_numpy(bool)
+    ax.scatter(x, y, marker=style["marker"], s=40, zorder=3, edgecolors=style["color"],
+               facecolors=[("white" if h else style["color"]) for h in hollow])
+    for xi, yi, epoch in zip(x[hollow], y[hollow], arm["epoch"].to_numpy(float)[hollow]):
+        if np.isfinite(epoch):  # tag left of the deepest point so it stays inside the panel
+            left = xi == x.max()
+            ax.annotate(f"ep {epoch:g}", (xi, yi), xytext=(-6 if left else 6, 3), textcoords="offset points",
+                        ha="right" if left else "left", fontsize="x-small", color=style["color"])
 
-    Completed trials only. Where an arm (depth, residual, init) was swept over several lrs, only its best-lr
-    group (highest mean val/acc over seeds) is drawn, so each arm is shown at its own tuned lr. Lines are
-    seed means with a 95% t-interval band where that group has >= 2 seeds; an arm with no completed trial
-    (e.g. every run diverged) leaves a gap.
+
+def _diverged_marks(ax: Axes, trials: pd.DataFrame, residual: bool) -> None:
+    """A cross on the top edge at each depth where a trial of the arm diverged (at any lr), in the arm's colour."""
+    depths = trials.loc[(trials["residual"] == residual) & (trials["outcome"] == "diverged"), "depth"].unique()
+    if len(depths):  # x in data units, y in axes units: the worst end of an error axis
+        ax.scatter(depths.astype(float), np.full(len(depths), 0.97), marker="x", color=ARM_STYLE[residual]["color"],
+                   transform=ax.get_xaxis_transform(), zorder=3)
+
+
+def _degradation_legend(fig: Figure, any_diverged: bool) -> None:
+    """One figure legend: the two networks, what a hollow point means and (if any) what a top-edge cross means."""
+    handles = [Line2D([], [], color=s["color"], linestyle=s["linestyle"], marker=s["marker"], label=s["label"])
+               for s in ARM_STYLE.values()]
+    handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="0.4",
+                          label="hollow: stopped early by ASHA (ep = epoch reached)"))
+    if any_diverged:
+        handles.append(Line2D([], [], linestyle="none", marker="x", color="0.4", label="x on top edge: diverged"))
+    fig.legend(handles=handles, title="network", loc="outside lower center", ncols=len(handles))
+
+
+def degradation_figure(trials: pd.DataFrame) -> Figure:
+    """Final training and validation error (%) vs depth, plain vs residual (He et al. Fig. 6).
+
+    Columns: "all inits" first (each (depth, residual) arm at its best (init, lr) by mean val/acc, so the
+    arm's best configuration wherever the sampler put it; only when several inits were swept), then one per
+    init (each arm at its best lr). Values are final values of completed and pruned trials: ASHA stops the
+    worst runs, which are the plain deep ones, so dropping pruned trials would hide the degradation itself.
+    A point whose values all come from pruned runs is hollow and tagged with the epoch reached. Lines are seed
+    means with a 95% t-interval band where the group has >= 2 seeds. Diverged trials have no meaningful
+    final error: nothing is plotted for them, but a cross on the top edge marks each depth where the arm had
+    one (at any lr), as in the lr figure, so a gap is explained rather than silent.
     """
     df = add_error_columns(normalise_trials(trials))
-    chosen = best_lr_group(completed(df))
-    inits, depths = sorted(df["init"].unique()), sorted(df["depth"].unique())
-    fig = Figure(figsize=(max(4 * len(inits) + 1, 8), 7), layout="constrained")  # >= 8 in: room for the title
-    axes = fig.subplots(2, len(inits), squeeze=False, sharex=True)
+    chosen, everything = chosen_rows(df), with_pooled(df, pools_inits(df))
+    panels = ([POOLED] if pools_inits(df) else []) + sorted(df["init"].unique())
+    depths = sorted(df["depth"].unique())
+    fig = Figure(figsize=(max(4 * len(panels) + 1, 8), 7.5), layout="constrained")  # >= 8 in: room for the title
+    axes = fig.subplots(2, len(panels), squeeze=False, sharex=True)
     for row, (col, ylabel) in enumerate(ERROR_KINDS):
-        summary = arm_summary(chosen, col, df)
-        for ax, init in zip(axes[row], inits):
+        summary = arm_points(chosen, col, everything)
+        for ax, init in zip(axes[row], panels):
             for residual in (False, True):
                 arm = summary[(summary["init"] == init) & (summary["residual"] == residual)]
-                _mean_band(ax, depths, arm.set_index("depth").reindex(depths), ARM_STYLE[residual])
+                arm = arm.set_index("depth").reindex(depths)
+                _mean_band(ax, depths, arm, ARM_STYLE[residual])
+                _arm_points(ax, depths, arm, ARM_STYLE[residual])
+                _diverged_marks(ax, everything[everything["init"] == init], residual)
             _depth_axis(ax, depths)
-            ax.set(title=f"init: {init}", ylabel=ylabel)
+            ax.set(title="all inits (best init, lr per arm)" if init == POOLED else f"init: {init}", ylabel=ylabel)
     for ax in axes[-1]:
         ax.set_xlabel(DEPTH_LABEL)
-    axes[0, 0].legend(title="network")
+    _degradation_legend(fig, bool((df["outcome"] == "diverged").any()))
     fig.suptitle("Degradation: final error vs depth, plain vs residual (cf. He et al. 2015, Fig. 6)\n"
-                 "completed runs at each arm's best lr; mean and 95% t-interval over seeds")
+                 "completed and pruned runs at each arm's best lr (all inits: best init and lr); "
+                 "mean and 95% t-interval over seeds; hollow: stopped early by ASHA")
     return fig
 
 
@@ -120,15 +164,25 @@ def training_curves_figure(history: pd.DataFrame, init: str | None = None) -> Fi
     return fig
 
 
-def _draw_gradflow(ax: Axes, df: pd.DataFrame, value_col: str, colours: Mapping) -> None:
-    """Median over runs of value_col per block, one line per (depth, residual), log y."""
+def _draw_gradflow(ax: Axes, df: pd.DataFrame, value_col: str, colours: Mapping) -> dict:
+    """Median over runs of value_col per block, a line per (depth, residual), log y; returns those lines by key."""
     med = df.groupby(["depth", "residual", "block"])[value_col].median().reset_index()
+    lines = {}
     for (depth, residual), g in med.groupby(["depth", "residual"]):
         style = ARM_STYLE[bool(residual)]
-        ax.plot(g["block"], g[value_col], color=colours[depth], linestyle=style["linestyle"], marker=style["marker"],
-                markersize=3, label=f"{depth} {style['label']}")
+        (lines[(depth, bool(residual))],) = ax.plot(
+            g["block"], g[value_col], color=colours[depth], linestyle=style["linestyle"], marker=style["marker"],
+            markersize=3, label=f"{depth} {style['label']}")
     ax.set_yscale("log")
     ax.set(xlabel="block index (0 = stem, last = head)", ylabel="gradient norm (log scale)")
+    return lines
+
+
+def _shared_legend(fig: Figure, lines: Mapping) -> None:
+    """One figure legend holding every (depth, network) drawn in any panel, by depth, plain before residual."""
+    if lines:
+        handles = [lines[key] for key in sorted(lines)]
+        fig.legend(handles=handles, title="depth, network", fontsize="small", loc="outside right upper")
 
 
 def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: str = "") -> Figure:
@@ -139,30 +193,34 @@ def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: 
     """
     df = normalise_trials(df)
     inits, colours = sorted(df["init"].unique()), _depth_colours(df["depth"])
-    fig = Figure(figsize=(max(5 * len(inits) + 1, 8), 4), layout="constrained")
+    fig = Figure(figsize=(max(5 * len(inits) + 2, 8), 4), layout="constrained")
     axes = fig.subplots(1, len(inits), squeeze=False, sharey=True)[0]
+    lines = {}
     for ax, init in zip(axes, inits):
-        _draw_gradflow(ax, df[df["init"] == init], value_col, colours)
+        lines |= _draw_gradflow(ax, df[df["init"] == init], value_col, colours)
         ax.set_title(f"init: {init}")
-    axes[0].legend(title="depth, network", fontsize="small")
+    _shared_legend(fig, lines)
     fig.suptitle(title or "Gradient norm per block: plain (dashed) vs residual (solid)")
     return fig
 
 
 def gradient_flow_epochs_figure(history: pd.DataFrame) -> Figure:
-    """Per-block gradient norm at each run's first (left) and last (right) logged epoch, a row per init."""
+    """Per-block gradient norm at each run's first (left) and last (right) logged epoch, a row per init.
+
+    One legend for the whole figure lists every (depth, network) drawn in any panel.
+    """
     frames = {"first": normalise_trials(history_to_gradflow(history, "first")),
               "last": normalise_trials(history_to_gradflow(history, "last"))}
     inits = sorted(set(frames["first"]["init"]) | set(frames["last"]["init"]))
     colours = _depth_colours(frames["first"]["depth"])
-    fig = Figure(figsize=(11, 4 * len(inits)), layout="constrained")
+    fig = Figure(figsize=(12.5, 4 * len(inits)), layout="constrained")
     axes = fig.subplots(len(inits), 2, squeeze=False, sharey=True)
+    lines = {}
     for row, init in zip(axes, inits):
         for ax, (which, frame) in zip(row, frames.items()):
-            _draw_gradflow(ax, frame[frame["init"] == init], "grad_norm", colours)
+            lines |= _draw_gradflow(ax, frame[frame["init"] == init], "grad_norm", colours)
             ax.set_title(f"{which} epoch, init: {init}")
-    if axes[0, 0].lines:
-        axes[0, 0].legend(title="depth, network", fontsize="small")
+    _shared_legend(fig, lines)
     fig.suptitle("Gradient norm per block, first vs last epoch: plain (dashed) vs residual (solid)")
     return fig
 
@@ -211,7 +269,7 @@ def _annotate_cells(ax: Axes, grid: np.ndarray, vmin: float, vmax: float) -> Non
 def init_depth_heatmap(trials: pd.DataFrame, metric: str = "val/acc") -> Figure:
     """Heat map of metric (%) for init (rows) x depth (columns), plain and residual side by side, annotated.
 
-    A cell is the seed mean of completed trials at the arm's best lr (as in degradation_figure); pass
+    A cell is the seed mean of completed trials at the arm's best lr (per init, no pooling); pass
     metric="best/val/acc" for each run's peak instead of its final value. Empty cells read "n/a".
     """
     df = normalise_trials(trials)
@@ -233,62 +291,3 @@ def init_depth_heatmap(trials: pd.DataFrame, metric: str = "val/acc") -> Figure:
     fig.colorbar(image, ax=list(axes), label=f"{metric} (%)")
     fig.suptitle(f"{metric} by init and depth (completed runs, best lr, mean over seeds)")
     return fig
-
-
-def _parcoords_dimension(values: pd.Series, name: str) -> dict:
-    """Plotly parcoords dimension: categories (and ints with <= 10 values) as coded ticks, LOG_PARAMS as log10."""
-    uniques = sorted(values.unique(), key=lambda v: (str(type(v)), v))
-    categorical = pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values)
-    if categorical or (pd.api.types.is_integer_dtype(values) and len(uniques) <= 10):
-        codes = {v: i for i, v in enumerate(uniques)}
-        return {"label": name, "values": values.map(codes).to_numpy(), "tickvals": list(codes.values()),
-                "ticktext": [str(v) for v in uniques]}
-    if name in LOG_PARAMS and (values > 0).all():
-        dim = {"label": f"{name} (log10)", "values": np.log10(values.to_numpy(float))}
-        if len(uniques) <= 10:
-            dim |= {"tickvals": list(np.log10(np.asarray(uniques, float))), "ticktext": [f"{v:g}" for v in uniques]}
-        return dim
-    return {"label": name, "values": values.to_numpy(float)}
-
-
-def parallel_coordinates_html(trials: pd.DataFrame, params: Sequence[str], metric: str) -> go.Figure:
-    """Plotly parallel coordinates of completed trials over params, coloured by metric (call .to_html on it)."""
-    df = completed(normalise_trials(trials))
-    missing = [c for c in [*params, metric] if c not in df]
-    if missing:
-        raise ValueError(f"columns {missing} not in trials; available: {sorted(map(str, df.columns))}")
-    df = df.dropna(subset=[*params, metric])
-    dims = [_parcoords_dimension(df[p], p) for p in params]
-    dims.append({"label": metric, "values": df[metric].to_numpy(float)})
-    line = {"color": df[metric].to_numpy(float), "colorscale": "Viridis", "showscale": True,
-            "colorbar": {"title": {"text": metric}}}
-    fig = go.Figure(go.Parcoords(line=line, dimensions=dims))
-    fig.update_layout(title={"text": f"Completed trials: {metric} across {', '.join(params)}"})
-    return fig
-
-
-def importance_figure(importances: Mapping[str, float]) -> Figure:
-    """Horizontal bars of param importance, largest on top; a note instead of bars when there are none."""
-    fig = Figure(figsize=(6, 1.5 + 0.4 * max(len(importances), 1)), layout="constrained")
-    ax = fig.subplots()
-    items = sorted(importances.items(), key=lambda kv: kv[1])
-    if items:
-        ax.barh([k for k, _ in items], [v for _, v in items], color=OKABE_ITO[3])
-    else:
-        ax.text(0.5, 0.5, "no importances: fewer than 2 completed trials or no variation",
-                ha="center", va="center", transform=ax.transAxes)
-    ax.set(xlabel="importance (fANOVA, share of explained variance)", ylabel="parameter",
-           title="Hyperparameter importance")
-    return fig
-
-
-def _format_p(value: float) -> str:
-    """p-value with 3 significant digits, a dash when undefined."""
-    return "–" if pd.isna(value) else f"{value:.3g}"
-
-
-def verdict_html(table: pd.DataFrame) -> str:
-    """The verdict table as an HTML `<table class="verdict">` string, NaN shown as a dash."""
-    formatters = {c: _format_p for c in table.columns if str(c).endswith("_p")}
-    html = table.to_html(index=False, na_rep="–", float_format=lambda v: f"{v:.2f}", formatters=formatters, border=0)
-    return re.sub(r"^<table[^>]*>", '<table class="verdict">', html, count=1)

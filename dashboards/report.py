@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import os
-import re
 import tempfile
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from dashboards import figures, stats
+from dashboards import figures, search_space, stats, verdict
 from dashboards.load import SweepData, load_sweep
 from resnet_core.config import FIELDS
 
@@ -34,9 +33,6 @@ figcaption,.note{color:#555;font-size:.92em}.note{background:#fff6e0;border-left
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}pre{background:#f7f7f7;padding:1em;overflow-x:auto}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 1em}dt{font-weight:600}
 dd{margin:0;font-family:monospace}.verdict{font-size:.75em}.verdict th,.verdict td{padding:2px 4px}"""
-VERDICT_NOTE = ("Residual minus plain at each (depth, init), completed runs at each arm's best lr. "
-                "*_diff_pp: difference in percentage points with its 95% Welch interval (lo, hi) and "
-                "two-sided Welch p (needs at least 2 seeds per arm); the last columns count every run by outcome.")
 
 
 class Skip(Exception):
@@ -68,14 +64,21 @@ def _need(ok: bool, why: str) -> None:
         raise Skip(why)
 
 
+def _arms(inp: Inputs) -> None:
+    """Skip unless there are trials with depth and residual recorded."""
+    _need(len(inp.trials) > 0 and {"depth", "residual"} <= set(inp.trials), "no trials with depth and residual")
+
+
 def _completed_arms(inp: Inputs) -> None:
     """Skip unless some trial completed with depth and residual recorded."""
-    _need(len(inp.trials) > 0 and {"depth", "residual"} <= set(inp.trials), "no trials with depth and residual")
+    _arms(inp)
     _need((inp.trials["outcome"] == "completed").any(), "no completed trial (all pruned, diverged or errored)")
 
 
 def _degradation(inp: Inputs) -> Figure:
-    _completed_arms(inp)
+    _arms(inp)  # a pruned run's final error is a real measurement (drawn hollow), so pruned-only sweeps draw too
+    _need(inp.trials["outcome"].isin(stats.MEASURED).any(),
+          "no completed trial and no pruned one (all diverged or errored)")
     return figures.degradation_figure(inp.trials)
 
 
@@ -107,12 +110,14 @@ def _heatmap(inp: Inputs) -> Figure:
 def _importance(inp: Inputs) -> Figure:
     _completed_arms(inp)
     _need(bool(inp.params) and inp.metric in inp.trials, f"no swept params or no {inp.metric} logged")
-    return figures.importance_figure(stats.param_importance(inp.trials, inp.params, inp.metric, inp.mode))
+    return search_space.importance_figure(search_space.param_importance(inp.trials, inp.params, inp.metric, inp.mode))
 
 
 FIGURES: tuple[tuple[str, str, Callable[[Inputs], Figure], str], ...] = (
     ("degradation", "Degradation with depth", _degradation,
-     "Plain nets whose training error rises with depth show the degradation problem; residual nets should not."),
+     "Plain nets whose training error rises with depth show the degradation problem; residual nets should not. "
+     "The first column pools every init (each arm at its best init and lr); hollow points are runs ASHA stopped "
+     "early, at the epoch shown."),
     ("training_curves", "Training curves", _curves, "Training error per epoch, the best-val run of each depth."),
     ("gradient_flow", "Gradient flow", _gradflow,
      "Per-block gradient norms (log scale): a spread of decades across blocks means vanishing or exploding gradients."),
@@ -154,7 +159,7 @@ def write_parallel_coordinates(inp: Inputs, out_dir: str) -> str:
     try:
         _completed_arms(inp)
         _need(bool(inp.params), "no swept params")
-        fig = figures.parallel_coordinates_html(inp.trials, list(inp.params), inp.metric)
+        fig = search_space.parallel_coordinates_html(inp.trials, list(inp.params), inp.metric)
     except (Skip, ValueError, KeyError) as e:
         return f"Parallel coordinates not drawn: {e}."
     fig.write_html(os.path.join(out_dir, "parallel_coordinates.html"), include_plotlyjs=True, full_html=True)
@@ -189,15 +194,6 @@ def _table(df: pd.DataFrame, css_class: str) -> str:
     """A DataFrame as a scrollable HTML table, two decimals, NaN as a dash."""
     body = df.to_html(index=False, na_rep="–", float_format="{:.2f}".format, border=0, classes=css_class)
     return f'<div class="scroll">{body}</div>'
-
-
-def verdict_section(trials: pd.DataFrame) -> str:
-    """The residual-minus-plain verdict table with how to read it, or a note when it cannot be built."""
-    if not len(trials) or not {"depth", "residual"} <= set(trials):
-        return '<p class="note">No verdict: no trials with depth and residual.</p>'
-    table = figures.verdict_html(stats.verdict_table(trials))  # long headers may wrap after each "_"
-    table = re.sub(r"(<th[^>]*>)([^<]*)", lambda m: m[1] + m[2].replace("_", "_<wbr>"), table)
-    return f'<p>{VERDICT_NOTE}</p><div class="scroll">{table}</div>'
 
 
 def paper_section(trials: pd.DataFrame, dataset: str) -> str:
@@ -275,7 +271,7 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     dataset = spec.get("dataset") or (str(trials["dataset"].iloc[0]) if "dataset" in trials and len(trials) else "")
     parts = {"intro": html.escape(f"Sweep {name}: {len(trials)} trials on {dataset or 'unknown data'}, "
                                   f"parent run {parent.info.run_id}, report built {time.strftime('%Y-%m-%d %H:%M')}."),
-             "verdict": verdict_section(trials), "parcoords": write_parallel_coordinates(inp, out_dir),
+             "verdict": verdict.verdict_section(trials), "parcoords": write_parallel_coordinates(inp, out_dir),
              "paper": paper_section(trials, dataset), "spec": text or "(no spec.yaml on the parent run)",
              "provenance": _pairs(provenance(parent, trials, trial_devices(data.trials)))}
     path = os.path.join(out_dir, "report.html")

@@ -1,4 +1,6 @@
-"""Pure report statistics: seed intervals, residual-minus-plain verdicts, paper reference, param importance.
+"""Pure report statistics: arm selection (per init and pooled), seed intervals, Welch differences, paper reference.
+
+The verdict table built on them is in `dashboards.verdict`; param importance in `dashboards.search_space`.
 
 Every function takes DataFrames (or arrays) and returns new ones; nothing reads MLflow or keeps state.
 Accuracies and errors in the input frames are fractions in [0, 1]; outputs in percent say so (`_pct`, `_pp`).
@@ -7,7 +9,6 @@ Accuracies and errors in the input frames are fractions in [0, 1]; outputs in pe
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -16,6 +17,8 @@ from scipy import stats
 
 ARM_KEYS = ("depth", "residual", "init")  # one "arm" = one network configuration, repeated over seeds (and lrs)
 OUTCOMES = ("completed", "pruned", "diverged", "errored")
+MEASURED = ("completed", "pruned")  # outcomes whose final values are real measurements (pruned: where ASHA stopped it)
+POOLED = "all"  # init label of a pooled arm: every init, at the best (init, lr) of its (depth, residual)
 LOG_PARAMS = ("lr", "weight_decay")  # swept on a log grid, so importance and plots use log scale
 BLOCK_COLUMN = re.compile(r"^grad_norm/block_(\d+)$")
 
@@ -52,7 +55,7 @@ def completed(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[trials["outcome"] == "completed"]
 
 
-def _column(df: pd.DataFrame, name: str) -> pd.Series:
+def column_or_nan(df: pd.DataFrame, name: str) -> pd.Series:
     """df[name] as float, or all-NaN when the column is absent."""
     return df[name].astype(float) if name in df else pd.Series(np.nan, index=df.index, dtype=float)
 
@@ -60,15 +63,15 @@ def _column(df: pd.DataFrame, name: str) -> pd.Series:
 def add_error_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Copy of df with train_err_pct, val_acc_pct, val_err_pct and test_err_pct (NaN where the metric is absent)."""
     out = df.copy()
-    train_error = _column(df, "train/error") if "train/error" in df else 1.0 - _column(df, "train/acc")
+    train_error = column_or_nan(df, "train/error") if "train/error" in df else 1.0 - column_or_nan(df, "train/acc")
     out["train_err_pct"] = 100.0 * train_error
-    out["val_acc_pct"] = 100.0 * _column(df, "val/acc")
+    out["val_acc_pct"] = 100.0 * column_or_nan(df, "val/acc")
     out["val_err_pct"] = 100.0 - out["val_acc_pct"]
-    out["test_err_pct"] = 100.0 * (1.0 - _column(df, "test/acc"))
+    out["test_err_pct"] = 100.0 * (1.0 - column_or_nan(df, "test/acc"))
     return out
 
 
-def _finite(values: Iterable[float]) -> np.ndarray:
+def finite(values: Iterable[float]) -> np.ndarray:
     """The finite entries of values as a float array."""
     x = np.asarray(list(values), dtype=float)
     return x[np.isfinite(x)]
@@ -76,7 +79,7 @@ def _finite(values: Iterable[float]) -> np.ndarray:
 
 def t_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t interval of the finite values; NaN bounds with fewer than two."""
-    x = _finite(values)
+    x = finite(values)
     if len(x) == 0:
         return np.nan, np.nan, np.nan
     mean = float(x.mean())
@@ -88,7 +91,7 @@ def t_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float
 
 def welch(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
     """mean(b) - mean(a), its Welch t-interval and two-sided p-value; NaN interval and p unless both have >= 2."""
-    a, b = _finite(a), _finite(b)
+    a, b = finite(a), finite(b)
     if len(a) == 0 or len(b) == 0:
         return np.nan, np.nan, np.nan, np.nan
     diff = float(b.mean() - a.mean())
@@ -104,20 +107,53 @@ def welch(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> t
     return diff, diff - half, diff + half, float(p)
 
 
-def best_lr_group(trials: pd.DataFrame, keys: Sequence[str] = ARM_KEYS, metric: str = "val/acc") -> pd.DataFrame:
-    """Rows of the lr with the highest mean metric within each arm; all rows when there is no lr column."""
-    if "lr" not in trials or metric not in trials or trials.empty:
+def measured(trials: pd.DataFrame) -> pd.DataFrame:
+    """Completed and pruned trials: a pruned trial's final values were measured at the epoch ASHA stopped it."""
+    return trials[trials["outcome"].isin(MEASURED)]
+
+
+def best_lr_group(
+    trials: pd.DataFrame, keys: Sequence[str] = ARM_KEYS, metric: str = "val/acc", within: Sequence[str] = ("lr",)
+) -> pd.DataFrame:
+    """Rows of the configuration with the highest mean metric within each arm; all rows when it cannot choose.
+
+    A configuration is a value of the `within` columns that are present (the lr by default); ties go to the
+    first in sorted order, so the choice is reproducible.
+    """
+    config = [c for c in within if c in trials and c not in keys]
+    if not config or metric not in trials or trials.empty:
         return trials
-    means = trials.groupby([*keys, "lr"], dropna=False)[metric].mean().reset_index()
-    best = means.sort_values(metric, ascending=False, na_position="last").drop_duplicates(list(keys))
-    return trials.merge(best[[*keys, "lr"]], on=[*keys, "lr"])
+    means = trials.groupby([*keys, *config], dropna=False)[metric].mean().reset_index()
+    best = means.sort_values(metric, ascending=False, na_position="last", kind="stable").drop_duplicates(list(keys))
+    return trials.merge(best[[*keys, *config]], on=[*keys, *config])
+
+
+def with_pooled(frame: pd.DataFrame, pool: bool) -> pd.DataFrame:
+    """frame, preceded (when pool) by a copy of every row relabelled init POOLED."""
+    return pd.concat([frame.assign(init=POOLED), frame], ignore_index=True) if pool else frame
+
+
+def pools_inits(trials: pd.DataFrame) -> bool:
+    """Whether pooled arms add anything: with a single init they would repeat the per-init arms."""
+    return trials["init"].nunique() > 1
+
+
+def chosen_rows(trials: pd.DataFrame) -> pd.DataFrame:
+    """Measured rows at each arm's best configuration by val/acc, per init and pooled (init POOLED).
+
+    Per init an arm (depth, residual, init) keeps its best lr; pooled, an arm (depth, residual) keeps its best
+    (init, lr) over every init. `config_init` records the init the rows were trained with.
+    """
+    rows = measured(trials)
+    rows = with_pooled(rows.assign(config_init=rows["init"]), pools_inits(trials))
+    return best_lr_group(rows, within=("config_init", "lr"))
 
 
 def arm_summary(chosen: pd.DataFrame, col: str, arms: pd.DataFrame, keys: Sequence[str] = ARM_KEYS) -> pd.DataFrame:
     """n, mean, lo, hi of col per arm over the chosen rows, with a NaN row for each arm of arms lacking values."""
     rows = []
     for key, group in chosen.groupby(list(keys)):
-        values = _finite(group[col])
+        values = finite(group[col])
         rows.append({**dict(zip(keys, key)), "n": len(values), **dict(zip(("mean", "lo", "hi"), t_interval(values)))})
     summary = pd.DataFrame(rows, columns=[*keys, "n", "mean", "lo", "hi"])
     out = arms[list(keys)].drop_duplicates().merge(summary, on=list(keys), how="left")
@@ -125,50 +161,20 @@ def arm_summary(chosen: pd.DataFrame, col: str, arms: pd.DataFrame, keys: Sequen
     return out.sort_values(list(keys)).reset_index(drop=True)
 
 
+def arm_points(chosen: pd.DataFrame, col: str, arms: pd.DataFrame) -> pd.DataFrame:
+    """arm_summary plus, per arm, pruned_only (every value of col is from a pruned trial) and the last epoch reached."""
+    ok = chosen[np.isfinite(chosen[col].astype(float))].assign(epoch=lambda d: column_or_nan(d, "epoch"))
+    ok = ok.assign(pruned=ok["outcome"] == "pruned")
+    extra = ok.groupby(list(ARM_KEYS)).agg(pruned_only=("pruned", "all"), epoch=("epoch", "max")).reset_index()
+    out = arm_summary(chosen, col, arms).merge(extra, on=list(ARM_KEYS), how="left")
+    out["pruned_only"] = out["pruned_only"].astype("boolean").fillna(False).astype(bool)
+    return out
+
+
 def outcome_counts(trials: pd.DataFrame, keys: Sequence[str] = ARM_KEYS) -> pd.DataFrame:
     """Number of completed / pruned / diverged / errored trials per arm."""
     counts = trials.groupby(list(keys))["outcome"].value_counts().unstack(fill_value=0)
     return counts.reindex(columns=list(OUTCOMES), fill_value=0).reset_index().rename_axis(columns=None)
-
-
-def _arm(frame: pd.DataFrame, depth: object, init: str, residual: bool) -> pd.DataFrame:
-    """Rows of frame belonging to one (depth, residual, init) arm."""
-    return frame[(frame["depth"] == depth) & (frame["init"] == init) & (frame["residual"] == residual)]
-
-
-def _diff_columns(name: str, plain: pd.Series, residual: pd.Series) -> dict[str, float]:
-    """Arm means and the residual-minus-plain Welch difference of one metric, as verdict-table columns."""
-    diff, lo, hi, p = welch(plain, residual)
-    means = {f"{name}_plain_pct": _mean(plain), f"{name}_residual_pct": _mean(residual)}
-    return {**means, f"{name}_diff_pp": diff, f"{name}_diff_lo": lo, f"{name}_diff_hi": hi, f"{name}_p": p}
-
-
-def _mean(values: pd.Series) -> float:
-    """Mean of the finite values, NaN when there are none."""
-    x = _finite(values)
-    return float(x.mean()) if len(x) else np.nan
-
-
-def verdict_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Residual minus plain per (depth, init): training error and val accuracy (pp), 95% Welch CI, p, outcome counts.
-
-    Differences use completed trials of the best-lr group of each arm (highest mean val/acc); the outcome
-    counts cover every trial of the arm at every lr, so pruned, diverged and errored runs stay visible.
-    """
-    df = add_error_columns(normalise_trials(trials))
-    chosen = best_lr_group(completed(df))
-    counts = outcome_counts(df).set_index(list(ARM_KEYS))
-    rows = []
-    for (depth, init), _ in df.groupby(["depth", "init"]):
-        plain, residual = _arm(chosen, depth, init, False), _arm(chosen, depth, init, True)
-        row = {"depth": depth, "init": init, "n_plain": len(plain), "n_residual": len(residual)}
-        row |= _diff_columns("train_err", plain["train_err_pct"], residual["train_err_pct"])
-        row |= _diff_columns("val_acc", plain["val_acc_pct"], residual["val_acc_pct"])
-        for arm_name, flag in (("plain", False), ("residual", True)):
-            arm_counts = counts.loc[(depth, flag, init)] if (depth, flag, init) in counts.index else None
-            row |= {f"{arm_name}_{o}": 0 if arm_counts is None else int(arm_counts[o]) for o in OUTCOMES}
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def paper_table6() -> pd.DataFrame:
@@ -228,67 +234,3 @@ def history_to_gradflow(history: pd.DataFrame, which: str = "first") -> pd.DataF
     long = long.dropna(subset=["grad_norm"])  # shallower nets have no value in the deeper nets' block columns
     long["init"] = long["init"].fillna("default").astype(str) if "init" in long else "default"
     return long.sort_values(["run_id", "block"]).reset_index(drop=True)
-
-
-def _distribution(values: pd.Series, name: str):
-    """Optuna distribution for one param column: categorical for str/bool/few ints, float (log for LOG_PARAMS)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        return CategoricalDistribution(sorted({_native(v) for v in values}, key=str))
-    if pd.api.types.is_integer_dtype(values):
-        unique = sorted({int(v) for v in values})
-        return CategoricalDistribution(unique) if len(unique) <= 10 else IntDistribution(unique[0], unique[-1])
-    low, high = float(values.min()), float(values.max())
-    return FloatDistribution(low, high, log=name in LOG_PARAMS and low > 0)
-
-
-def _native(value: object) -> object:
-    """Python scalar for a numpy scalar (Optuna's categorical choices must be plain types)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def param_importance(trials: pd.DataFrame, params: Sequence[str], metric: str, mode: str = "max") -> dict[str, float]:
-    """fANOVA importance of params for metric over completed trials; {} with < 2 trials or no variation.
-
-    Params that never vary get importance 0.0. The Optuna study is rebuilt in memory from the frame.
-    """
-    import optuna  # imported here: heavy, and only this function needs it
-
-    if mode not in ("max", "min"):
-        raise ValueError(f'mode must be "max" or "min"; got {mode!r}')
-    df = completed(normalise_trials(trials))
-    missing = [p for p in [*params, metric] if p not in df]
-    if missing:
-        raise ValueError(f"columns {missing} not in trials; available: {sorted(map(str, df.columns))}")
-    df = df.dropna(subset=[*params, metric])
-    varying = [p for p in params if df[p].nunique() > 1]
-    if len(df) < 2 or not varying or df[metric].nunique() < 2:
-        return {}
-    dists = {p: _distribution(df[p], p) for p in varying}
-    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
-    study.add_trials([_frozen_trial(record, dists, metric) for record in df[[*varying, metric]].to_dict("records")])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna flags its evaluators as experimental
-        scores = optuna.importance.get_param_importances(study, evaluator=_evaluator(), params=varying)
-    return {**{p: float(v) for p, v in scores.items()}, **{p: 0.0 for p in params if p not in varying}}
-
-
-def _frozen_trial(record: dict, dists: dict, metric: str):
-    """A completed Optuna trial holding one trial's params and metric value."""
-    import optuna
-
-    float_dist = optuna.distributions.FloatDistribution
-    params = {p: float(record[p]) if isinstance(d, float_dist) else _native(record[p]) for p, d in dists.items()}
-    return optuna.trial.create_trial(params=params, distributions=dists, value=float(record[metric]))
-
-
-def _evaluator():
-    """Seeded fANOVA evaluator; PED-ANOVA when scikit-learn (fANOVA's forest) is not installed."""
-    import optuna
-
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        return optuna.importance.PedAnovaImportanceEvaluator()
-    return optuna.importance.FanovaImportanceEvaluator(seed=0)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from dashboards import report
+from dashboards import report, verdict
 from dashboards.load import find_parent
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -56,15 +56,15 @@ def test_report_logged_on_parent_run(built) -> None:
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"  # logging did not reopen the run
 
 
-def _trials(depths=(8, 14), seeds=(0, 1), outcome=lambda d, r: "completed") -> pd.DataFrame:
-    """Hand-built trials: plain error grows with depth, residual error does not."""
+def _trials(depths=(8, 14), seeds=(0, 1), outcome=lambda d, r: "completed", init="kaiming") -> pd.DataFrame:
+    """Hand-built trials: plain error grows with depth, residual error does not; pruned runs keep their values."""
     rows = []
     for d in depths:
         for r in (False, True):
             for s in seeds:
                 err = 0.1 + (0.0 if r else 0.01 * d) + 0.01 * s
-                ok = outcome(d, r) == "completed"
-                rows.append({"run_id": f"{d}{r}{s}", "depth": d, "residual": r, "init": "kaiming", "seed": s,
+                ok = outcome(d, r) in ("completed", "pruned")
+                rows.append({"run_id": f"{d}{r}{s}", "depth": d, "residual": r, "init": init, "seed": s,
                              "lr": 0.1, "outcome": outcome(d, r), "train/error": err if ok else np.nan,
                              "val/acc": 0.8 - err if ok else np.nan, "best/val/acc": 0.81 - err if ok else np.nan})
     return pd.DataFrame(rows)
@@ -86,12 +86,33 @@ def test_missing_data_becomes_notes_not_crashes(tmp_path) -> None:
 def test_diverged_arm_and_all_diverged(tmp_path) -> None:
     one_arm = _trials(outcome=lambda d, r: "diverged" if (d, r) == (14, False) else "completed")
     assert all(s.path for n, s in _sections(one_arm, None, tmp_path).items() if n in ("degradation", "init_depth"))
-    assert "<table" in report.verdict_section(one_arm)
+    assert "<table" in verdict.verdict_section(one_arm)
     none_left = _sections(_trials(outcome=lambda d, r: "diverged"), None, tmp_path)
     assert all(s.path is None and "no completed trial" in s.text for n, s in none_left.items() if n != "gradient_flow")
     page = report.render_html("t", list(none_left.values()), dict.fromkeys(
         ("intro", "verdict", "parcoords", "paper", "provenance", "spec"), ""))
     assert page.count('class="note"') == len(report.FIGURES) and "<img" not in page
+
+
+def test_pruned_runs_still_draw_degradation(tmp_path) -> None:
+    """ASHA pruned every plain run, or every run: the degradation figure draws them (hollow); others need completed."""
+    plain_pruned = _sections(_trials(outcome=lambda d, r: "completed" if r else "pruned"), None, tmp_path)
+    assert plain_pruned["degradation"].path and "hollow" in plain_pruned["degradation"].text
+    all_pruned = _sections(_trials(outcome=lambda d, r: "pruned"), None, tmp_path)
+    assert all_pruned["degradation"].path
+    assert all(s.path is None and "no completed trial" in s.text
+               for n, s in all_pruned.items() if n not in ("degradation", "gradient_flow"))
+
+
+def test_verdict_section_lists_pooled_rows_first() -> None:
+    two_inits = pd.concat([_trials(init="kaiming"), _trials(init="xavier").assign(run_id=lambda d: "x" + d["run_id"])])
+    section = verdict.verdict_section(two_inits)
+    assert '<table class="verdict">' in section and "pooled over inits" in section
+    cells = re.findall(r"<tr>\s*<td>(\d+)</td>\s*<td>(\w+)</td>", section)
+    assert cells == [("8", "all"), ("14", "all"),  # pooled rows first, then per (depth, init)
+                     ("8", "kaiming"), ("8", "xavier"), ("14", "kaiming"), ("14", "xavier")]
+    one_init = verdict.verdict_section(_trials())
+    assert "<td>all</td>" not in one_init  # with one init a pooled row would only repeat it
 
 
 def test_paper_table_only_for_cifar10() -> None:
