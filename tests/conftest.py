@@ -86,9 +86,15 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cluster_smoke(cluster):
-    """The shipped smoke sweep submitted through the Ray Jobs API: (job id, driver log)."""
+    """The shipped smoke sweep submitted through the Ray Jobs API: (job id, driver log, worker node ids)."""
     from cluster import run_job
 
+    workers = {w.node_id for w in cluster.ray.workers}
     job_id, status, logs = run_job(cluster, cluster.run_args(SMOKE), timeout_s=300)
     assert status == "SUCCEEDED", f"smoke job {status}:\n{logs[-4000:]}"
-    return job_id, logs
+    return job_id, logs, workers
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Cluster tests last and together (stable order): their session-wide cluster never idles beside others."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)

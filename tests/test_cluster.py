@@ -1,0 +1,254 @@
+"""Sweeps on a real multi-node Ray cluster (Jobs API, token auth) tracked in MLflow with basic auth on
+PostgreSQL, and the faults the sweep must survive: a worker node lost, MLflow down for 30 s, the driver
+killed, PostgreSQL refusing connections. Each fault test checks MLflow afterwards (one run per trial,
+every epoch's metrics exactly once, nothing left RUNNING) and prints its figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from cluster import (Topology, allow_connections, as_user, refuse_connections, run_job, sweep_job,
+                     wait_job)
+from mlflow import MlflowClient
+
+from sweeps.results import tracked_metrics
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+SMOKE_TRIALS, SMOKE_EPOCHS = 4, 2  # the shipped smoke spec
+
+
+def fault_spec(topo: Topology, name: str, epochs: int) -> str:
+    """Two trials (residual on/off) long enough to hit mid-way, checkpointing every 2 epochs."""
+    spec = {"name": name, "dataset": "digits", "search": "grid", "scheduler": "none",
+            "train": {"epochs": epochs, "batch_size": 64, "depth": 20, "width": 0.5},
+            "search_space": {"residual": {"grid": [True, False]}}, "max_concurrent_trials": 2,
+            "checkpoint_every": 2, "max_failures": 3, "resources_per_trial": {"cpu": 1, "gpu": 0}}
+    path = os.path.join(topo.root, f"{name}.yaml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(spec, fh)
+    return path
+
+
+def runs_of(topo: Topology, experiment: str) -> tuple[list, list]:
+    """(parent runs, trial runs) of an experiment, read through the authenticated server."""
+    with as_user(topo.mlflow):
+        client = MlflowClient(topo.mlflow.url)
+        exp = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([exp.experiment_id], max_results=1000) if exp else []
+    return ([r for r in runs if r.data.tags.get("sweep_role") == "parent"],
+            [r for r in runs if r.data.tags.get("sweep_role") == "trial"])
+
+
+def history(topo: Topology, run, key: str) -> list[int]:
+    with as_user(topo.mlflow):
+        return sorted(m.step for m in MlflowClient(topo.mlflow.url).get_metric_history(run.info.run_id, key))
+
+
+def result_rows(sweep_dir: str) -> dict[str, list[dict]]:
+    """Every result each trial reported, from Tune's result.json files (restored trials append to theirs)."""
+    rows = {}
+    for root, _, files in os.walk(sweep_dir):
+        if "result.json" in files:
+            with open(os.path.join(root, "result.json")) as fh:
+                found = [json.loads(line) for line in fh if line.strip()]
+            if found:
+                rows[found[0]["trial_id"]] = found
+    return rows
+
+
+def reported(rows: list[dict]) -> dict[str, list[int]]:
+    """metric key -> the epochs at which the trial reported it (each epoch once, however often re-run)."""
+    out: dict[str, set] = {}
+    for row in rows:
+        for key in tracked_metrics(row):
+            out.setdefault(key, set()).add(int(row["epoch"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def check_exactly_once(topo: Topology, experiment: str, trials: int, epochs: int) -> dict:
+    """One parent, one run per trial, none RUNNING, every reported epoch's metrics stored exactly once."""
+    parents, children = runs_of(topo, experiment)
+    assert len(parents) == 1 and len(children) == trials, (len(parents), len(children))
+    assert len({r.data.params["trial_id"] for r in children}) == trials
+    assert all(r.info.status != "RUNNING" for r in parents + children)
+    rows = result_rows(topo.sweep_dir(experiment))
+    points = 0
+    for run in children:
+        assert run.data.tags["outcome"] == "completed", run.data.tags
+        want = reported(rows[run.data.params["trial_id"]])
+        assert want["epoch"] == list(range(1, epochs + 1))
+        assert set(run.data.metrics) == set(want)
+        for key, epochs_reported in want.items():
+            steps = history(topo, run, key)
+            assert steps == epochs_reported, (run.data.params["trial_id"], key, steps)  # none lost, none twice
+            points += len(steps)
+    return {"runs": len(parents) + len(children), "metric_points": points}
+
+
+def restores(sweep_dir: str) -> dict:
+    """Trials restored from a checkpoint, the epoch each went on at, restarts from epoch 0, epochs trained twice."""
+    out = {"trials_retried": 0, "resumed_at": [], "restarted_from_0": 0, "epochs_redone": 0}
+    for rows in result_rows(sweep_dir).values():
+        resumed = [r["epoch"] for r in rows if r.get("iterations_since_restore") == 1 and r["epoch"] > 1]
+        out["trials_retried"] += bool(resumed)
+        out["resumed_at"] += resumed
+        out["restarted_from_0"] += sum(r["epoch"] == 1 for r in rows) - 1  # no checkpoint yet when it failed
+        out["epochs_redone"] += len(rows) - len({r["epoch"] for r in rows})
+    return out
+
+
+def sender_stats(logs: str) -> dict:
+    """The tracker's closing line in the driver log: sent, retries, skipped_duplicates, max_buffered."""
+    found = re.findall(r"mlflow tracking: (.*)", logs)
+    assert found, f"no tracker summary in the driver log:\n{logs[-3000:]}"
+    stats = {k: float(v) for k, v in (kv.split("=") for kv in found[-1].split())}
+    return {k: int(v) if v.is_integer() else round(v, 2) for k, v in stats.items()}
+
+
+def wait_for_epoch(topo: Topology, experiment: str, at_least: int, timeout_s: float) -> list:
+    """Poll MLflow until a trial run has `at_least` epochs logged; returns the trial runs."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _, children = runs_of(topo, experiment)
+        if any(run.data.metrics.get("epoch", 0) >= at_least for run in children):
+            return children
+        time.sleep(0.5)
+    raise TimeoutError(f"no trial of {experiment} reached epoch {at_least} in {timeout_s:.0f}s")
+
+
+def report(title: str, **figures) -> None:
+    print(f"\n[{title}] " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+# --- 2. The topology: a sweep through the Jobs API lands on both workers and in authenticated MLflow ---
+
+def test_smoke_sweep_runs_on_both_workers_and_lands_in_mlflow(cluster, cluster_smoke) -> None:
+    _, _, workers = cluster_smoke
+    parents, children = runs_of(cluster, "smoke")
+    figures = check_exactly_once(cluster, "smoke", SMOKE_TRIALS, SMOKE_EPOCHS)
+    used = {r.data.tags["node_id"] for r in children}
+    assert used == workers, (used, workers)  # the head has no CPUs: every trial ran on a worker, both used
+    assert parents[0].data.metrics["trials/completed"] == SMOKE_TRIALS
+    report("smoke on the cluster", **figures, nodes_used=len(used))
+
+
+# --- 3. Faults ----------------------------------------------------------------------------------------
+
+def epochs_between(sweep_dir: str, start: float, end: float) -> int:
+    """Epochs the trials reported between two wall-clock times (Tune stamps each result)."""
+    return sum(start <= row["timestamp"] <= end for rows in result_rows(sweep_dir).values() for row in rows)
+
+
+def test_worker_node_lost_mid_sweep_retries_its_trial_from_a_checkpoint(cluster) -> None:
+    name, epochs = "worker_loss", 12
+    try:
+        with sweep_job(cluster, cluster.run_args(fault_spec(cluster, name, epochs))) as (jobs, job_id):
+            children = wait_for_epoch(cluster, name, 3, timeout_s=240)  # its epoch-2 checkpoint is stored
+            lead = max(children, key=lambda r: r.data.metrics.get("epoch", 0))
+            victim = next(w for w in cluster.ray.workers if w.node_id == lead.data.tags["node_id"])
+            cluster.ray.remove_worker(victim)  # SIGKILL: raylet, object store, the trial's process
+            status = wait_job(jobs, job_id, timeout_s=300)
+            logs = jobs.get_job_logs(job_id)
+        assert status == "SUCCEEDED", logs[-4000:]
+        survivor = cluster.ray.workers[0].node_id
+        _, children = runs_of(cluster, name)
+        assert {r.data.tags["node_id"] for r in children} == {survivor}  # the lost node's trial moved over
+        figures = check_exactly_once(cluster, name, 2, epochs)
+        redo = restores(cluster.sweep_dir(name))
+        assert redo["trials_retried"] == 1 and redo["restarted_from_0"] == 0  # from its checkpoint, not epoch 0
+        stats = sender_stats(logs)
+        report("worker node lost", **redo, max_buffered=stats["max_buffered"], **figures)
+    finally:
+        if len(cluster.ray.workers) < 2:
+            cluster.ray.add_workers(2 - len(cluster.ray.workers))
+
+
+def test_mlflow_down_for_30s_buffers_and_flushes_exactly_once(cluster) -> None:
+    name, epochs = "mlflow_outage", 16
+    try:
+        with sweep_job(cluster, cluster.run_args(fault_spec(cluster, name, epochs))) as (jobs, job_id):
+            wait_for_epoch(cluster, name, 2, timeout_s=240)
+            cluster.mlflow.stop()
+            down = time.time()
+            time.sleep(30)
+            cluster.mlflow.start()
+            up = time.time()
+            status = wait_job(jobs, job_id, timeout_s=300)
+            logs = jobs.get_job_logs(job_id)
+    finally:
+        if cluster.mlflow.server is None:
+            cluster.mlflow.start()
+    assert status == "SUCCEEDED", logs[-4000:]
+    trained = epochs_between(cluster.sweep_dir(name), down, up)
+    assert trained > 0  # training went on while MLflow was down
+    stats = sender_stats(logs)
+    assert stats["retries"] > 0
+    figures = check_exactly_once(cluster, name, 2, epochs)
+    report("MLflow down 30 s", epochs_trained_while_down=trained, **stats, **figures)
+
+
+def test_driver_killed_then_resumed_on_the_cluster(cluster) -> None:
+    name, epochs = "driver_kill", 12
+    with sweep_job(cluster, cluster.run_args(fault_spec(cluster, name, epochs))) as (jobs, job_id):
+        wait_for_epoch(cluster, name, 4, timeout_s=240)
+        driver = jobs.get_job_info(job_id).driver_info
+        os.kill(int(driver.pid), signal.SIGKILL)
+        assert wait_job(jobs, job_id, timeout_s=60) == "FAILED"
+    _, before = runs_of(cluster, name)
+    assert any(r.info.status == "RUNNING" for r in before)  # killed: nothing was closed
+    _, status, logs = run_job(cluster, ["resume", name, "--storage-path", cluster.storage, "--no-report"], 300)
+    assert status == "SUCCEEDED", logs[-4000:]
+    figures = check_exactly_once(cluster, name, 2, epochs)
+    _, after = runs_of(cluster, name)
+    assert {r.info.run_id for r in after} == {r.info.run_id for r in before}  # the same runs continued
+    redo = restores(cluster.sweep_dir(name))
+    assert redo["trials_retried"] >= 1  # a trial without a checkpoint yet may start over: it is counted
+    stats = sender_stats(logs)
+    report("driver killed, resumed", **redo, skipped_duplicates=stats["skipped_duplicates"],
+           max_buffered=stats["max_buffered"], **figures)
+
+
+def test_postgres_refusing_connections_loses_nothing(cluster) -> None:
+    name, epochs = "pg_outage", 12
+    db = cluster.mlflow.backend_uri
+    try:
+        with sweep_job(cluster, cluster.run_args(fault_spec(cluster, name, epochs))) as (jobs, job_id):
+            wait_for_epoch(cluster, name, 3, timeout_s=240)
+            dropped = refuse_connections(db)
+            start = time.time()
+            time.sleep(10)
+            allow_connections(db)
+            trained = epochs_between(cluster.sweep_dir(name), start, time.time())
+            status = wait_job(jobs, job_id, timeout_s=300)
+            logs = jobs.get_job_logs(job_id)
+    finally:
+        allow_connections(db)
+    assert status == "SUCCEEDED", logs[-4000:]
+    stats = sender_stats(logs)
+    assert stats["retries"] > 0  # the outage was felt, and ridden out
+    figures = check_exactly_once(cluster, name, 2, epochs)
+    report("PostgreSQL refusing connections 10 s", connections_dropped=dropped,
+           epochs_trained_meanwhile=trained, **stats, **figures)
+
+
+# --- 5. The scaling benchmark still runs ---------------------------------------------------------------
+
+def test_tracking_benchmark_quick_run_prints_its_table() -> None:
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+                          "tracking_throughput.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "MLFLOW_"))}
+    done = subprocess.run([sys.executable, script, "--quick"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    for measure in ("MLflow log_batch", "Tune driver, per reported result", "Optuna ask()"):
+        assert any(measure in line for line in table), measure
