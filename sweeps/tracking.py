@@ -91,7 +91,8 @@ class Sender:
         if run_id:
             self.stored.pop(run_id, None)
 
-    def _run_id(self, trial_id: str, params: dict | None = None, tags: dict | None = None) -> str:
+    def _run_id(self, trial_id: str, params: dict | None = None, tags: dict | None = None,
+                start_ms: int | None = None) -> str:
         if trial_id in self.runs:
             return self.runs[trial_id]
         found = self.client.search_runs(
@@ -104,7 +105,8 @@ class Sender:
             raise RuntimeError(f"no MLflow run for trial {trial_id} yet")
         else:
             all_tags = {**(tags or {}), MLFLOW_PARENT_RUN_ID: self.parent_run_id, "trial_id": trial_id}
-            run_id = self.client.create_run(self.experiment_id, tags=all_tags, run_name=tags.get("trial_name")).info.run_id
+            run_id = self.client.create_run(self.experiment_id, start_time=start_ms, tags=all_tags,
+                                            run_name=tags.get("trial_name")).info.run_id
         if params is not None:  # idempotent: the same values again are accepted
             self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
         self.runs[trial_id] = run_id
@@ -118,7 +120,7 @@ class Sender:
     def _apply(self, op: tuple) -> None:
         kind, trial_id = op[0], op[1]
         if kind == "create":
-            self._run_id(trial_id, op[2], op[3])
+            self._run_id(trial_id, op[2], op[3], op[4] if len(op) > 4 else None)
         elif kind == "metrics":
             step, metrics, timestamp = op[2], op[3], op[4]
             run_id = self._run_id(trial_id)
@@ -132,7 +134,7 @@ class Sender:
         elif kind == "end":
             run_id = self._run_id(trial_id)
             self.client.set_tag(run_id, "outcome", op[2])
-            self.client.set_terminated(run_id, op[3])
+            self.client.set_terminated(run_id, op[3], end_time=op[4] if len(op) > 4 else None)
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until the queue is empty (True) or the timeout passes (False)."""
@@ -176,7 +178,9 @@ class MlflowTracker(Callback):
         if trial.trial_id not in self.tags_seen:
             params = {**make_config({**self.fixed, **sampled_params(trial.config, FIELDS)}).to_dict(),
                       "trial_id": trial.trial_id}
-            self.sender.put(("create", trial.trial_id, params, {**self.run_tags, "trial_name": str(trial)}))
+            # Times are taken now, not when the sender gets to the write: run durations stay true.
+            self.sender.put(("create", trial.trial_id, params, {**self.run_tags, "trial_name": str(trial)},
+                             int(time.time() * 1000)))
             self.tags_seen[trial.trial_id] = {}
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
@@ -199,7 +203,7 @@ class MlflowTracker(Callback):
     def _end(self, trial, outcome: str, status: str) -> None:
         self._ensure_run(trial)
         self.ended.add(trial.trial_id)
-        self.sender.put(("end", trial.trial_id, outcome, status))
+        self.sender.put(("end", trial.trial_id, outcome, status, int(time.time() * 1000)))
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self._end(trial, classify(self.last.get(trial.trial_id), self.epochs), "FINISHED")
