@@ -77,12 +77,17 @@ def history_frame(client: MlflowClient, run_ids: list[str], keys: list[str]) -> 
     return wide.reset_index().rename_axis(columns=None)
 
 
+def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str) -> list:
+    """Every trial run nested under a sweep's parent run."""
+    return client.search_runs([experiment_id], f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'",
+                              max_results=50_000)
+
+
 def load_sweep(ref: str, tracking_uri: str, history: bool = False) -> SweepData:
     """Load a sweep from MLflow by experiment name, parent run id, or sweep name."""
     client = MlflowClient(tracking_uri)
     parent = find_parent(client, ref)
-    runs = client.search_runs([parent.info.experiment_id],
-                              f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent.info.run_id}'", max_results=50_000)
+    runs = child_runs(client, parent.info.experiment_id, parent.info.run_id)
     trials = pd.DataFrame([trial_row(r) for r in runs])
     if "best/val/acc" not in trials and len(trials):
         trials["best/val/acc"] = [max((m.value for m in client.get_metric_history(r, "val/acc")), default=float("nan"))

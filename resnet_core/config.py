@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DATASETS = ("digits", "synthetic", "cifar10")
 SHORTCUTS = ("A", "B")

@@ -8,19 +8,13 @@ from collections import Counter
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from resnet_core.config import FIELDS, make_config
+from dashboards.load import child_runs
+from resnet_core.config import FIELDS, TrainConfig, make_config
 from resnet_core.data import SHAPES
 from resnet_core.train import load_checkpoint
 
 from .results import OUTCOMES
-
-
-def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str) -> list:
-    """Every trial run nested under the parent."""
-    return client.search_runs([experiment_id], f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'",
-                              max_results=50_000)
 
 
 def pick_best(runs: list, metric: str, mode: str):
@@ -33,7 +27,7 @@ def pick_best(runs: list, metric: str, mode: str):
     return max(done, key=lambda r: sign * r.data.metrics[metric])
 
 
-def config_of(run) -> "TrainConfig":
+def config_of(run) -> TrainConfig:
     """The TrainConfig a trial run was trained with, from its params."""
     return make_config({k: v for k, v in run.data.params.items() if k in FIELDS})
 

@@ -6,7 +6,6 @@ trials by the resources they request, which is what this proves; the GPU benchma
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
