@@ -15,7 +15,7 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
-# Kept here (not imported from inits) so that validation needs no torch import.
+# inits imports this module (for ConfigError), so the names are listed here; tests/test_inits.py checks they equal INITS.
 INIT_NAMES = ("kaiming", "xavier", "orthogonal", "delta_orthogonal", "fixup", "zero_gamma", "default")
 
 
