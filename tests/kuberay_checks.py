@@ -34,9 +34,12 @@ COMMENTED_KEY_LINE = re.compile(r"^\s*#(\s*)([a-z][A-Za-z0-9]*):(\s|$)")
 def shared_kuberay_dir() -> Path:
     """shared/kuberay beside the repository, or beside its main checkout when run from a git worktree."""
     candidates = [ROOT.parent / "shared" / "kuberay"]
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            cwd=ROOT, capture_output=True, text=True)
-    if common.returncode == 0:
+    try:
+        common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                                cwd=ROOT, capture_output=True, text=True)
+    except OSError:  # no git here: only the first place can hold it
+        common = None
+    if common and common.returncode == 0:
         candidates.append(Path(common.stdout.strip()).parent.parent / "shared" / "kuberay")
     for folder in candidates:
         if (folder / "ray.io_rayclusters.yaml").is_file():
