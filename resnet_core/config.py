@@ -20,7 +20,8 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
-# inits imports this module (for ConfigError), so the names are listed here; tests/test_inits.py checks they equal INITS.
+# inits imports this module (for ConfigError), so the names are listed here, not imported from it;
+# tests/test_imports.py checks that they equal INITS.
 INIT_NAMES = ("kaiming", "xavier", "orthogonal", "delta_orthogonal", "fixup", "zero_gamma", "default")
 
 # The fields that take one of a few named values, and those values.
@@ -168,9 +169,9 @@ def field_help() -> dict[str, str]:
     helps = {}
     source = inspect.getsource(TrainConfig)
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        field = re.match(r"\s+(\w+)\s*:", tok.line) if tok.type == tokenize.COMMENT else None
-        if field and field.group(1) in FIELDS:
-            helps[field.group(1)] = tok.string.lstrip("#").strip()
+        name = re.match(r"\s+(\w+)\s*:", tok.line) if tok.type == tokenize.COMMENT else None
+        if name and name.group(1) in FIELDS:  # a trailing comment on a field's line, not a section header
+            helps[name.group(1)] = tok.string.lstrip("#").strip()
     return helps
 
 

@@ -118,7 +118,8 @@ def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_best)
 
     rp = sub.add_parser("reproduce", help="retrain a run (or a sweep's best) locally and compare")
-    rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT", help="an MLflow run id, or an experiment for its best run")
+    rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT",
+                    help="an MLflow run id, or an experiment for its best run")
     rp.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to retrain (default cpu)")
     rp.add_argument("--tolerance", type=float, default=None,
                     help="largest allowed metric difference (default: 0 on the CPU, 0.02 elsewhere)")
