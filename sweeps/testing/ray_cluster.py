@@ -100,7 +100,8 @@ class RayCluster:
         flags = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
                  "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
         ports = {**dict(zip(flags, free_ports(len(flags)))), "--min-worker-port": low, "--max-worker-port": high}
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ray"), "start", "--block", "--disable-usage-stats",
+        # Ray's CLI through this interpreter: a venv has no `ray` script, and its workers must import this code.
+        cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats",
                f"--temp-dir={temp_dir}", "--object-store-memory=100000000",
                f"--resources={json.dumps({name: 1})}", *(f"{k}={v}" for k, v in ports.items()), *args]
         log_path = os.path.join(self.root, f"ray-{name}.log")
