@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-
-OUTCOMES = ("completed", "pruned", "diverged", "errored")
 # Strings the trainable reports beside the metrics; the tracker turns them into tags.
 TAG_KEYS = ("hardware", "node_id", "hostname", "resources")
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.

@@ -1,15 +1,18 @@
-"""The dashboards loader against a real (sqlite) MLflow store: old metric and tag names load as the new ones."""
+"""The dashboards loader on a real (sqlite) MLflow store: old names load as the new ones, frames come normalised."""
 
 from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from dashboards.load import load_sweep
+from dashboards.load import load_sweep, normalise_trials
+
+SPEC = "name: mixed\ndataset: synthetic\nsearch_space: {lr: {grid: [0.1, 0.2]}}\n"
 
 
 def _trial(client: MlflowClient, exp: str, parent: str, names: dict, lr: float, diverge: bool) -> str:
@@ -37,6 +40,7 @@ def mixed_sweep(tmp_path_factory) -> tuple[str, dict[str, str]]:
     exp = client.create_experiment("mixed")
     parent = client.create_run(exp, tags={"sweep_role": "parent", "sweep": "mixed"}).info.run_id
     client.log_param(parent, "seed", 0)  # an old parent run: the search seed under its old name
+    client.log_text(parent, SPEC, "spec.yaml")
     old = {"lr": "lr", "diverged": "diverged", "hardware": "device"}
     new = {"lr": "train/lr", "diverged": "train/diverged", "hardware": "hardware"}
     ids = {"old": _trial(client, exp, parent, old, 0.1, diverge=True),
@@ -57,5 +61,25 @@ def test_old_and_new_names_load_alike(mixed_sweep) -> None:
     hist = data.history.set_index(["run_id", "epoch"])
     for which, peak in (("old", 0.1), ("new", 0.2)):
         assert [hist.loc[(ids[which], e), "train/lr"] for e in (1, 2)] == [peak, peak / 2]
-    assert "lr" not in data.history
+    assert {"diverged", "device"}.isdisjoint(data.history)
 
+
+def test_load_sweep_returns_normalised_frames(mixed_sweep) -> None:
+    """No init param logged: filled "default"; residual bool; history carries each trial's config; the spec read."""
+    uri, ids = mixed_sweep
+    data = load_sweep("mixed", uri, history=True)
+    assert (data.trials["init"] == "default").all() and data.trials["residual"].map(type).eq(bool).all()
+    assert set(data.trials["outcome"]) == {"diverged"}
+    hist = data.history.set_index("run_id")
+    assert (hist["init"] == "default").all() and (hist["depth"] == 8).all()
+    assert hist.loc[ids["old"], "lr"].tolist() == [0.1, 0.1]  # the trial's peak lr beside the schedule's train/lr
+    assert data.spec_text == SPEC and data.spec["dataset"] == "synthetic"
+
+
+def test_normalise_trials_fills_what_older_or_hand_built_frames_lack() -> None:
+    raw = pd.DataFrame({"depth": [20, 20], "residual": ["True", "false"], "init": ["xavier", None]})
+    out = normalise_trials(raw)
+    assert out["residual"].tolist() == [True, False] and out["init"].tolist() == ["xavier", "default"]
+    assert out["outcome"].tolist() == ["completed", "completed"]  # no outcomes: finished runs only
+    assert normalise_trials(raw.drop(columns="init"))["init"].eq("default").all()
+    assert raw["residual"].tolist() == ["True", "false"]  # the input is left as it was

@@ -6,6 +6,7 @@ import math
 
 from mlflow import MlflowClient
 
+from resnet_core.outcomes import OUTCOMES
 from sweeps.results import classify, fill_diverged, sampled_params, tracked_metrics
 from sweeps.tracking import Sender
 
@@ -30,6 +31,9 @@ def test_classify_outcomes() -> None:
     assert classify({"epoch": 2, "train/diverged": 1}, 10) == "diverged"
     assert classify({"epoch": 10}, 10, errored=True) == "errored"
     assert classify(None, 10) == "pruned"
+    every = {classify(last, 10, errored) for last in (None, {"epoch": 10}, {"epoch": 2, "train/diverged": 1})
+             for errored in (False, True)}
+    assert every == set(OUTCOMES)  # the one list the tracker, finalize and the reports count by
 
 
 def test_sampled_params_take_the_seed_from_the_repeater_or_grid() -> None:
