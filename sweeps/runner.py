@@ -16,8 +16,8 @@ from .spec import SpecError, SweepSpec, parse_spec
 STATE_FILE = "resnet_sweep.json"
 DEFAULT_STORAGE = "ray_results"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
-# MLflow 3.x's UI opens an experiment by this tag: "custom_model_development" lands on the training-runs table,
-# while an untagged one may be taken for GenAI and open on an empty traces overview (issue 15).
+# The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
+# kind, so a UI that lands by kind opens the training runs rather than an empty GenAI overview (issue 15).
 EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 # MLflow 3.17's UI ignores that tag when it opens an experiment: the page follows the browser's GenAI / Model
 # training switch (localStorage, GenAI when unset) unless the link names the view, so our links name it.

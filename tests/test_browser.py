@@ -166,6 +166,7 @@ def test_chart_view_plots_val_acc_of_every_trial(smoke_sweep_http, page) -> None
     assert {run_id for run_id, _ in drawn} == set(epochs)
     assert all(points == epochs[run_id] for run_id, points in drawn)
     _hide_assistant(page)
+    card.scroll_into_view_if_needed()  # the search also keeps the parent's best/val/acc chart, above this one
     _screenshot(page, "mlflow_charts.png")
 
 
