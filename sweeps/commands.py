@@ -9,6 +9,8 @@ import sys
 
 from resnet_core.outcomes import OUTCOMES
 
+UI_PORT = 5000  # MLflow's own default port
+
 
 def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
     from rich.console import Console
@@ -21,6 +23,17 @@ def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
         out.print(f"best run {summary['best_run_id']}: {summary['best_value']:.4f}")
     out.print(f"MLflow: {tracking_uri}, experiment '{experiment}'  (resnet-sweep best {experiment}; "
               f"resnet-sweep ui)")
+    out.print(f"MLflow UI: {_experiment_link(tracking_uri, experiment)}", soft_wrap=True)
+
+
+def _experiment_link(tracking_uri: str, experiment: str) -> str:
+    """The UI link of the experiment: on its server, or on `resnet-sweep ui`'s default port for a local store."""
+    from mlflow import MlflowClient
+
+    from .runner import ui_link
+
+    server = tracking_uri if tracking_uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{UI_PORT}"
+    return ui_link(server, MlflowClient(tracking_uri).get_experiment_by_name(experiment).experiment_id)
 
 
 def _report_after(args, experiment: str, tracking_uri: str) -> None:
@@ -79,12 +92,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from .runner import tracking_uri_from
+    from mlflow import MlflowClient
+
+    from .runner import tracking_uri_from, ui_link
 
     uri = tracking_uri_from(args.tracking_uri)
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
            "--port", str(args.port)]
-    print(f"MLflow UI for {uri} on http://127.0.0.1:{args.port}")
+    print(f"MLflow UI for {uri} on http://127.0.0.1:{args.port}; experiments on their training runs:")
+    for exp in MlflowClient(uri).search_experiments():
+        print(f"  {exp.name}: {ui_link(f'http://127.0.0.1:{args.port}', exp.experiment_id)}")
     return subprocess.call(cmd)
 
 
@@ -135,6 +152,6 @@ def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     rep.set_defaults(func=cmd_report)
 
     u = sub.add_parser("ui", help="serve the MLflow UI on 127.0.0.1")
-    u.add_argument("--port", type=int, default=5000, help="port of the UI on 127.0.0.1 (default 5000)")
+    u.add_argument("--port", type=int, default=UI_PORT, help=f"port of the UI on 127.0.0.1 (default {UI_PORT})")
     _tracking(u)
     u.set_defaults(func=cmd_ui)
