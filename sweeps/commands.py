@@ -94,11 +94,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
+    from .mlflow_app import SERVER_ARGS
     from .runner import tracking_uri_from, ui_link
 
     uri = tracking_uri_from(args.tracking_uri)
+    # Our app (sweeps/mlflow_app.py): MLflow's own server whose UI opens experiments on their training runs.
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
-           "--port", str(args.port)]
+           "--port", str(args.port), *SERVER_ARGS]
     print(f"MLflow UI for {uri} on http://127.0.0.1:{args.port}; experiments on their training runs:")
     for exp in MlflowClient(uri).search_experiments():
         print(f"  {exp.name}: {ui_link(f'http://127.0.0.1:{args.port}', exp.experiment_id)}")

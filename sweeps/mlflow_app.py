@@ -13,6 +13,9 @@ import json
 
 from flask import Flask, Response, request
 
+APP_NAME = "resnet-sweep"               # its name in pyproject's mlflow.app entry points
+SERVER_ARGS = ("--app-name", APP_NAME)  # what `mlflow server` needs to serve it
+
 # The UI's own localStorage settings (useLocalStorage stores `${key}_v${version}` as JSON), each set only
 # where the browser holds no value yet: start on Model training, and don't pop the assistant panel open.
 DEFAULTS = {

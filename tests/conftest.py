@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from resnet_core import TrainConfig
+from sweeps.mlflow_app import SERVER_ARGS as UI_APP
 from sweeps.testing.mlflow_server import MlflowServer, mlflow_server
 
 
@@ -59,7 +60,8 @@ def smoke_sweep_sqlite(tmp_path_factory) -> SmokeSweep:
 @pytest.fixture(scope="session")
 def mlflow_http(tmp_path_factory) -> Iterator[MlflowServer]:
     """A real `mlflow server` (sqlite store, artifacts proxied) on a free port, for the whole session."""
-    with mlflow_server(str(tmp_path_factory.mktemp("mlflow-server"))) as server:
+    # Served as `resnet-sweep ui` serves it: MLflow's server with our app (the UI opens on training runs).
+    with mlflow_server(str(tmp_path_factory.mktemp("mlflow-server")), extra_args=UI_APP) as server:
         yield server
 
 
