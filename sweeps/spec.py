@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from resnet_core.config import FIELDS, ConfigError, TrainConfig, make_config
+from resnet_core.train import EPOCH_METRICS
 
 SEARCHES = ("optuna", "random", "grid")
 SCHEDULERS = ("asha", "none")
@@ -176,8 +177,9 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
     if mode not in MODES:
         raise _fail("mode", f"must be one of {', '.join(MODES)}; got {mode!r}")
     metric = data.get("metric", "val/acc")
-    if not isinstance(metric, str) or "/" not in metric:
-        raise _fail("metric", f"must be a reported metric such as val/acc, val/loss, train/error; got {metric!r}")
+    if metric not in EPOCH_METRICS:
+        raise _fail("metric", f"must be one the trainer reports every epoch: {', '.join(EPOCH_METRICS)}; "
+                              f"got {metric!r}")
     budget = data.get("time_budget_s")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
         raise _fail("time_budget_s", f"must be a number of seconds > 0 or null; got {budget!r}")
