@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_sweep, tracking_uri_from
 
     uri = tracking_uri_from(args.tracking_uri)
-    summary = run_sweep(spec, args.address, uri, args.storage_path, args.register)
+    summary = run_sweep(spec, args.address, uri, args.storage_path, args.register, args.optuna_storage)
     _print_summary(summary, uri, spec.name)
     _report_after(args, spec.name, uri)
     return 0 if summary["running"] == 0 else 1
@@ -47,7 +47,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .runner import find_sweep, read_state, resume_sweep
 
     sweep = read_state(find_sweep(args.sweep, args.storage_path))
-    summary = resume_sweep(sweep.path, args.address, args.storage_path, args.register)
+    summary = resume_sweep(sweep.path, args.address, args.storage_path, args.register, args.optuna_storage)
     _print_summary(summary, sweep.tracking_uri, sweep.spec.name)
     _report_after(args, sweep.spec.name, sweep.tracking_uri)
     return 0 if summary["running"] == 0 else 1
@@ -90,6 +90,12 @@ def _tracking(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
 
 
+def _optuna_storage(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--optuna-storage", metavar="URL",
+                   help="Optuna study database, may hold a password (default: $OPTUNA_STORAGE, else the spec's "
+                        "storage, else in memory); never written to MLflow or the sweep folder")
+
+
 def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     """Register the sweep subcommands."""
     r = sub.add_parser("run", help="run a sweep spec (a YAML path or a shipped name: smoke, degradation, ...)")
@@ -99,6 +105,7 @@ def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
     r.add_argument("--register", metavar="NAME", help="register the best model under this name")
     r.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    _optuna_storage(r)
     r.set_defaults(func=cmd_run)
 
     re = sub.add_parser("resume", help="continue an interrupted sweep (its folder, or its name)")
@@ -107,6 +114,7 @@ def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     re.add_argument("--storage-path")
     re.add_argument("--register", metavar="NAME")
     re.add_argument("--no-report", action="store_true")
+    _optuna_storage(re)
     re.set_defaults(func=cmd_resume)
 
     b = sub.add_parser("best", help="the best trials of a sweep, from MLflow")

@@ -12,6 +12,8 @@ import yaml
 from resnet_core.config import FIELDS, ConfigError, TrainConfig, make_config
 from resnet_core.train import EPOCH_METRICS
 
+from .urls import STORAGE_ENV, has_credentials, redact
+
 SEARCHES = ("optuna", "random", "grid")
 SCHEDULERS = ("asha", "none")
 MODES = ("max", "min")
@@ -42,7 +44,7 @@ class SweepSpec:
     train: dict                                    # fixed TrainConfig fields (dataset included)
     search_space: dict[str, Dimension]             # TrainConfig field -> distribution
     search: str = "optuna"                         # optuna (TPE), random or grid
-    storage: str | None = None                     # Optuna storage URL, e.g. postgresql://.../optuna
+    storage: str | None = None                     # Optuna storage URL without a password (sqlite:///optuna.db)
     scheduler: Scheduler = field(default_factory=Scheduler)
     num_samples: int = 8                           # sampled configurations x `seeds` (grid: repeats, default 1)
     max_concurrent_trials: int = 2                 # trials running at once
@@ -186,6 +188,9 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
     storage = data.get("storage")
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
         raise _fail("storage", f"must be an Optuna storage URL such as postgresql://host/db; got {storage!r}")
+    if storage is not None and has_credentials(storage):  # the spec text is logged and saved: never echo it
+        raise _fail("storage", f"holds a password ({redact(storage)}); the spec is logged to MLflow and saved "
+                               f"with the sweep, so pass the URL with --optuna-storage or {STORAGE_ENV} instead")
     return SweepSpec(
         name=name, train=train, search_space=space, search=search, storage=storage,
         scheduler=parse_scheduler(data.get("scheduler", "asha")),
