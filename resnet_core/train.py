@@ -23,10 +23,10 @@ from .schedules import lr_at
 DIVERGED_LOSS = 1e3
 # The metrics run_epoch reports every epoch, besides `epoch` and one `grad_norm/block_i` per block (their
 # number depends on depth). A sweep may search only these: Tune needs its metric in every report.
-EPOCH_METRICS = ("train/loss", "train/acc", "train/error", "lr", "val/loss", "val/acc",
+EPOCH_METRICS = ("train/loss", "train/acc", "train/error", "train/lr", "val/loss", "val/acc",
                  "grad_norm/ratio_first_last", "time/epoch_s", "throughput/img_per_s")
 # Reported only on the last (or a diverged) epoch: the test split's accuracy, and the divergence flag.
-FINAL_METRICS = ("test/acc", "diverged")
+FINAL_METRICS = ("test/acc", "train/diverged")
 
 
 class CheckpointError(RuntimeError):
@@ -116,7 +116,7 @@ class Trainer:
             sums += torch.stack([loss.detach() * len(y), (out.argmax(1) == y).sum()])
             self.step += 1
         loss_sum, correct = sums.tolist()
-        return {"train/loss": loss_sum / n, "train/acc": correct / n, "lr": lr,
+        return {"train/loss": loss_sum / n, "train/acc": correct / n, "train/lr": lr,
                 **grad_norm_metrics((gsum / self.steps_per_epoch).tolist())}
 
     @torch.inference_mode()
@@ -150,7 +150,7 @@ class Trainer:
         metrics["throughput/img_per_s"] = len(self.data.train.y) / train_s
         if self.diverged:
             metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
-            metrics["diverged"] = 1
+            metrics["train/diverged"] = 1
         return metrics
 
     def __iter__(self) -> Iterator[dict[str, float]]:

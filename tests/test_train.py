@@ -69,7 +69,7 @@ def test_divergence_ends_cleanly() -> None:
     cfg = TrainConfig(dataset="synthetic", depth=8, epochs=5, lr=1e3, device="cpu", schedule="constant")
     rows = list(train(cfg))
     last = rows[-1]
-    assert last["diverged"] == 1 and last["epoch"] == len(rows) < 5
+    assert last["train/diverged"] == 1 and last["epoch"] == len(rows) < 5
     assert all(math.isfinite(v) for v in last.values())
 
 
