@@ -12,10 +12,10 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from .build import build_model
 from .config import TrainConfig
 from .data import DataSet, Split, augment, load_data, normalize
 from .diagnostics import BlockGradNorms, grad_norm_metrics
-from .model import build_model
 from .schedules import lr_at
 
 

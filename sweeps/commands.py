@@ -9,6 +9,8 @@ import sys
 
 from resnet_core.outcomes import OUTCOMES
 
+UI_PORT = 5000  # MLflow's own default port
+
 
 def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
     from rich.console import Console
@@ -21,6 +23,17 @@ def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
         out.print(f"best run {summary['best_run_id']}: {summary['best_value']:.4f}")
     out.print(f"MLflow: {tracking_uri}, experiment '{experiment}'  (resnet-sweep best {experiment}; "
               f"resnet-sweep ui)")
+    out.print(f"MLflow UI: {_experiment_link(tracking_uri, experiment)}", soft_wrap=True)
+
+
+def _experiment_link(tracking_uri: str, experiment: str) -> str:
+    """The UI link of the experiment: on its server, or on `resnet-sweep ui`'s default port for a local store."""
+    from mlflow import MlflowClient
+
+    from .runner import ui_link
+
+    server = tracking_uri if tracking_uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{UI_PORT}"
+    return ui_link(server, MlflowClient(tracking_uri).get_experiment_by_name(experiment).experiment_id)
 
 
 def _report_after(args, experiment: str, tracking_uri: str) -> None:
@@ -79,12 +92,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from .runner import tracking_uri_from
+    from mlflow import MlflowClient
+
+    from .runner import tracking_uri_from, ui_link
 
     uri = tracking_uri_from(args.tracking_uri)
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
            "--port", str(args.port)]
-    print(f"MLflow UI for {uri} on http://127.0.0.1:{args.port}")
+    print(f"MLflow UI for {uri} on http://127.0.0.1:{args.port}; experiments on their training runs:")
+    for exp in MlflowClient(uri).search_experiments():
+        print(f"  {exp.name}: {ui_link(f'http://127.0.0.1:{args.port}', exp.experiment_id)}")
     return subprocess.call(cmd)
 
 
@@ -92,7 +109,12 @@ def _tracking(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
 
 
-def _optuna_storage(p: argparse.ArgumentParser) -> None:
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by run and resume."""
+    p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
+    p.add_argument("--register", metavar="NAME", help="register the best model under this name")
+    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
     p.add_argument("--optuna-storage", metavar="URL",
                    help="Optuna study database, may hold a password (default: $OPTUNA_STORAGE, else the spec's "
                         "storage, else in memory); never written to MLflow or the sweep folder")
@@ -101,45 +123,38 @@ def _optuna_storage(p: argparse.ArgumentParser) -> None:
 def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     """Register the sweep subcommands."""
     r = sub.add_parser("run", help="run a sweep spec (a YAML path or a shipped name: smoke, degradation, ...)")
-    r.add_argument("spec")
-    r.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    r.add_argument("spec", help="sweep spec: a YAML path or a shipped spec name")
     _tracking(r)
-    r.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
-    r.add_argument("--register", metavar="NAME", help="register the best model under this name")
-    r.add_argument("--no-report", action="store_true", help="skip the report at the end")
-    _optuna_storage(r)
+    _run_flags(r)
     r.set_defaults(func=cmd_run)
 
     re = sub.add_parser("resume", help="continue an interrupted sweep (its folder, or its name)")
-    re.add_argument("sweep")
-    re.add_argument("--address")
-    re.add_argument("--storage-path")
-    re.add_argument("--register", metavar="NAME")
-    re.add_argument("--no-report", action="store_true")
-    _optuna_storage(re)
+    re.add_argument("sweep", help="the sweep's folder under the storage path, or its name")
+    _run_flags(re)
     re.set_defaults(func=cmd_resume)
 
     b = sub.add_parser("best", help="the best trials of a sweep, from MLflow")
-    b.add_argument("experiment")
-    b.add_argument("--top", type=int, default=10)
+    b.add_argument("experiment", help="the sweep's MLflow experiment (its spec name)")
+    b.add_argument("--top", type=int, default=10, help="how many trials to list (default 10)")
     _tracking(b)
     b.set_defaults(func=cmd_best)
 
     rp = sub.add_parser("reproduce", help="retrain a run (or a sweep's best) locally and compare")
-    rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT")
-    rp.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT",
+                    help="an MLflow run id, or an experiment for its best run")
+    rp.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to retrain (default cpu)")
     rp.add_argument("--tolerance", type=float, default=None,
                     help="largest allowed metric difference (default: 0 on the CPU, 0.02 elsewhere)")
     _tracking(rp)
     rp.set_defaults(func=cmd_reproduce)
 
     rep = sub.add_parser("report", help="figures and report.html for a sweep, also logged on its parent run")
-    rep.add_argument("experiment")
+    rep.add_argument("experiment", help="the sweep's MLflow experiment (its spec name)")
     rep.add_argument("--out", default=None, help="output folder (default reports/EXPERIMENT)")
     _tracking(rep)
     rep.set_defaults(func=cmd_report)
 
     u = sub.add_parser("ui", help="serve the MLflow UI on 127.0.0.1")
-    u.add_argument("--port", type=int, default=5000)
+    u.add_argument("--port", type=int, default=UI_PORT, help=f"port of the UI on 127.0.0.1 (default {UI_PORT})")
     _tracking(u)
     u.set_defaults(func=cmd_ui)

@@ -17,6 +17,12 @@ from .urls import optuna_storage_from, redact
 STATE_FILE = "resnet_sweep.json"
 DEFAULT_STORAGE = "ray_results"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
+# The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
+# kind, so a UI that lands by kind opens the training runs rather than an empty GenAI overview (issue 15).
+EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+# MLflow 3.17's UI ignores that tag when it opens an experiment: the page follows the browser's GenAI / Model
+# training switch (localStorage, GenAI when unset) unless the link names the view, so our links name it.
+TRAINING_VIEW = "workflowType=machine_learning"
 
 
 @dataclass
@@ -68,11 +74,24 @@ def start_ray(address: str | None) -> float:
     return float(ray.cluster_resources().get("GPU", 0))
 
 
+def ui_link(server_url: str, experiment_id: str) -> str:
+    """The MLflow UI link that opens an experiment on its training runs in any browser."""
+    return f"{server_url.rstrip('/')}/#/experiments/{experiment_id}?{TRAINING_VIEW}"
+
+
+def training_experiment(client: MlflowClient, name: str) -> str:
+    """The id of experiment `name`, created or reused, marked as model training so the MLflow UI opens on its runs."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:  # tagged in the same call, so no page can load it untagged
+        return client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND})
+    client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)  # may predate the tag
+    return exp.experiment_id
+
+
 def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[str, str]:
     """The sweep's experiment (named after the spec) and a new parent run holding the spec and provenance."""
     client = MlflowClient(tracking_uri)
-    exp = client.get_experiment_by_name(spec.name)
-    experiment_id = exp.experiment_id if exp else client.create_experiment(spec.name)
+    experiment_id = training_experiment(client, spec.name)
     tags = {**provenance_tags(), "sweep": spec.name, "sweep_role": "parent", "tune_path": folder}
     run = client.create_run(experiment_id, tags=tags, run_name=os.path.basename(folder))
     params = {"search": spec.search, "scheduler": spec.scheduler.kind, "num_samples": spec.num_samples,
@@ -240,5 +259,7 @@ def resume_sweep(name_or_path: str, address: str | None = None, storage_path: st
     sweep.optuna_storage = resume_storage(sweep.optuna_storage, optuna_storage_from(optuna_storage))
     if sweep.optuna_storage:
         check_storage(sweep.optuna_storage)
+    # a sweep begun before the tag existed also opens on its runs once resumed
+    MlflowClient(sweep.tracking_uri).set_experiment_tag(sweep.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
     start_ray(address)
     return execute(sweep, restore=True, register=register)

@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from mlflow import MlflowClient
 
 from dashboards.load import find_parent
 from dashboards.report import FIGURES
+from sweeps.runner import EXPERIMENT_KIND_TAG, TRAINING_KIND, ui_link
 
 pytestmark = pytest.mark.browser
 
@@ -91,12 +93,20 @@ def test_static_report_renders(smoke_sweep_http, page) -> None:
     assert errors == []
 
 
-def test_mlflow_ui_nests_trials_under_parent(smoke_sweep_http, page) -> None:
+def _first_screen(page, url: str) -> str:
+    """Open url in a fresh page as a person does; the path of the tab the UI lands on once it has chosen one."""
     from playwright.sync_api import expect
 
-    experiment_id, parent, children = _sweep_runs(smoke_sweep_http)
-    assert len(children) == 4
-    page.goto(f"{smoke_sweep_http.tracking_uri}/#/experiments/{experiment_id}/runs")
+    page.goto(url)
+    # The bare experiment page picks its tab from data it loads, then redirects to /runs, /overview/... or /traces.
+    expect(page).to_have_url(re.compile(r"#/experiments/\d+/\w+"), timeout=UI_TIMEOUT_MS)
+    return page.url.split("#", 1)[1].split("?", 1)[0]
+
+
+def _expect_training_runs(page, parent, children) -> None:
+    """The runs table: the parent run, its trials collapsed under it, then shown by its expander."""
+    from playwright.sync_api import expect
+
     parent_row = page.locator(f'[role="row"][row-id="{parent.info.run_id}"]')
     expect(parent_row.first).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_role("link", name=parent.info.run_name)).to_be_visible()
@@ -106,8 +116,58 @@ def test_mlflow_ui_nests_trials_under_parent(smoke_sweep_http, page) -> None:
     parent_row.locator('button[data-component-id*="runnamecellrenderer"]').first.click()
     for child in children:
         expect(page.get_by_role("link", name=child.info.run_name)).to_be_visible()
+
+
+def test_sweep_experiment_is_tagged_as_model_training(smoke_sweep_http) -> None:
+    experiment_id, _, _ = _sweep_runs(smoke_sweep_http)
+    tags = MlflowClient(smoke_sweep_http.tracking_uri).get_experiment(experiment_id).tags
+    assert tags.get(EXPERIMENT_KIND_TAG) == TRAINING_KIND
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "MLflow 3.17.2's UI ignores mlflow.experimentKind for its landing tab: with its workflow switch always on "
+    "(flag Z0), the kind comes from the browser's GenAI / Model training choice, GenAI when unset (mlflow issue "
+    "24498). An XPASS means a newer UI honours the tag: drop this mark and the workflowType in ui_link."))
+def test_bare_experiment_url_lands_on_training_runs(smoke_sweep_http, page) -> None:
+    experiment_id, parent, children = _sweep_runs(smoke_sweep_http)
+    landed = _first_screen(page, f"{smoke_sweep_http.tracking_uri}/#/experiments/{experiment_id}")
+    _screenshot(page, "mlflow_bare_url.png")
+    assert landed == f"/experiments/{experiment_id}/runs", f"the bare experiment URL opened {landed}"
+    _expect_training_runs(page, parent, children)
+
+
+def test_printed_link_lands_on_training_runs(smoke_sweep_http, page) -> None:
+    experiment_id, parent, children = _sweep_runs(smoke_sweep_http)
+    assert len(children) == 4
+    landed = _first_screen(page, ui_link(smoke_sweep_http.tracking_uri, experiment_id))  # what the CLI prints
+    assert landed == f"/experiments/{experiment_id}/runs", f"the printed link opened {landed}"
+    _expect_training_runs(page, parent, children)
     _hide_assistant(page)
-    _screenshot(page, "mlflow_experiment.png")
+    _screenshot(page, "mlflow_landing.png")
+
+
+def test_chart_view_plots_val_acc_of_every_trial(smoke_sweep_http, page) -> None:
+    from playwright.sync_api import expect
+
+    experiment_id, parent, children = _sweep_runs(smoke_sweep_http)
+    client = MlflowClient(smoke_sweep_http.tracking_uri)
+    epochs = {c.info.run_id: len(client.get_metric_history(c.info.run_id, "val/acc")) for c in children}
+    assert all(epochs.values())
+    _first_screen(page, ui_link(smoke_sweep_http.tracking_uri, experiment_id))
+    _expect_training_runs(page, parent, children)  # expanded, so the trials are the runs on the charts
+    page.locator('label:has(input[name="runs-view-mode"][value="CHART"])').click()
+    page.get_by_placeholder("Search metric charts").fill("val/acc")
+    card = page.locator('[data-testid="experiment-view-compare-runs-card"]', has=page.locator('h4[title="val/acc"]'))
+    expect(card).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    plot = card.locator(".js-plotly-plot")
+    expect(plot.locator(".scatterlayer .trace path.js-line").first).to_be_visible()
+    # Plotly's own record of what it drew: one line (or more) per run, keyed by run id, with its points
+    drawn = plot.evaluate("el => el.data.map(d => [d.uuid, (d.y || []).length])")
+    assert {run_id for run_id, _ in drawn} == set(epochs)
+    assert all(points == epochs[run_id] for run_id, points in drawn)
+    _hide_assistant(page)
+    card.scroll_into_view_if_needed()  # the search also keeps the parent's best/val/acc chart, above this one
+    _screenshot(page, "mlflow_charts.png")
 
 
 def test_mlflow_ui_shows_report_artifacts(smoke_sweep_http, page) -> None:
