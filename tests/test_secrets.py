@@ -13,13 +13,13 @@ import mlflow
 import optuna
 import pytest
 import yaml
-from cluster import postgres_database
 from mlflow import MlflowClient
 from test_security import files_bytes
 
 from sweeps.cli import main
 from sweeps.spec import load_spec
 from sweeps.study_storage import resume_storage
+from sweeps.testing.postgres import postgres_database
 from sweeps.urls import has_credentials, redact
 
 CLI = [sys.executable, "-m", "sweeps.cli"]
