@@ -21,6 +21,12 @@ from .schedules import lr_at
 
 # A loss this far above chance (ln 10 = 2.3) means the weights have blown up even if it is still finite.
 DIVERGED_LOSS = 1e3
+# The metrics run_epoch reports every epoch, besides `epoch` and one `grad_norm/block_i` per block (their
+# number depends on depth). A sweep may search only these: Tune needs its metric in every report.
+EPOCH_METRICS = ("train/loss", "train/acc", "train/error", "train/lr", "val/loss", "val/acc",
+                 "grad_norm/ratio_first_last", "time/epoch_s", "throughput/img_per_s")
+# Reported only on the last (or a diverged) epoch: the test split's accuracy, and the divergence flag.
+FINAL_METRICS = ("test/acc", "train/diverged")
 
 
 class CheckpointError(RuntimeError):

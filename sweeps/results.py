@@ -37,6 +37,18 @@ def classify(last: dict | None, epochs: int, errored: bool = False) -> str:
     return "pruned"
 
 
+def closing_outcome(last: dict | None, epochs: int, trial_status: str, sweep_crashed: bool) -> tuple[str, str]:
+    """(outcome tag, MLflow run status) of a trial still open when the sweep ends.
+
+    Open trials are normally ones the time budget stopped (pruned, KILLED). But when the sweep itself dies
+    in an exception (e.g. while processing a trial's result), Tune still ends the experiment and hands us
+    the open trials: they ended in that exception, so they are errored, not pruned.
+    """
+    if sweep_crashed or trial_status == "ERROR":
+        return classify(last, epochs, errored=True), "FAILED"
+    return classify(last, epochs), "KILLED"
+
+
 def trial_seed(config: dict) -> int:
     """The trial's seed: the grid's seed value, or the Repeater's index for repeated samples."""
     return int(config.get("seed", config.get("__trial_index__", 0)))

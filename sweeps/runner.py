@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from .provenance import provenance_tags
 from .spec import SpecError, SweepSpec, parse_spec
+from .urls import optuna_storage_from, redact
 
 STATE_FILE = "resnet_sweep.json"
 DEFAULT_STORAGE = "ray_results"
@@ -32,6 +33,7 @@ class Sweep:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
+    optuna_storage: str | None = None  # the study's URL; in memory only (the state file gets it masked)
 
 
 def tracking_uri_from(flag: str | None) -> str:
@@ -116,7 +118,8 @@ def write_state(sweep: Sweep) -> None:
     fs, folder = _fs(sweep.path)
     fs.create_dir(folder, recursive=True)
     state = {"spec": sweep.spec.source, "tracking_uri": sweep.tracking_uri,
-             "experiment_id": sweep.experiment_id, "parent_run_id": sweep.parent_run_id}
+             "experiment_id": sweep.experiment_id, "parent_run_id": sweep.parent_run_id,
+             "optuna_storage": redact(sweep.optuna_storage) if sweep.optuna_storage else None}
     with fs.open_output_stream(f"{folder}/{STATE_FILE}") as fh:  # one small write: all or nothing
         fh.write(json.dumps(state, indent=1).encode())
 
@@ -128,7 +131,8 @@ def read_state(path: str) -> Sweep:
     with fs.open_input_stream(f"{folder}/{STATE_FILE}") as fh:
         state = json.loads(fh.read())
     spec = parse_spec(yaml.safe_load(state["spec"]), state["spec"])
-    return Sweep(spec, path, state["tracking_uri"], state["experiment_id"], state["parent_run_id"])
+    return Sweep(spec, path, state["tracking_uri"], state["experiment_id"], state["parent_run_id"],
+                 state.get("optuna_storage"))
 
 
 def find_sweep(name_or_path: str, storage_path: str | None) -> str:
@@ -152,6 +156,12 @@ def make_tracker(sweep: Sweep):
                           "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))})
 
 
+def sweep_name(sweep: Sweep) -> str:
+    """The sweep's folder name, e.g. smoke_20260101-120000: Tune's experiment and the Optuna study's name
+    (one study per sweep, so that a shared database, as the cluster's, never mixes two sweeps' trials)."""
+    return sweep.path.rstrip("/").rsplit("/", 1)[1]
+
+
 def tuner_for(sweep: Sweep, restore: bool, tracker=None):
     """A new Tuner for the spec, or one restored from the sweep's folder (callbacks come back with it)."""
     from ray import tune
@@ -163,12 +173,13 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
         return tune.Tuner.restore(sweep.path, tuning.tune_trainable(spec), resume_unfinished=True,
                                   resume_errored=True, param_space=tuning.param_space(spec))
     tune_config = tune.TuneConfig(
-        metric=spec.metric, mode=spec.mode, search_alg=tuning.search_alg(spec), scheduler=tuning.scheduler(spec),
+        metric=spec.metric, mode=spec.mode, search_alg=tuning.search_alg(spec, sweep.optuna_storage, sweep_name(sweep)),
+        scheduler=tuning.scheduler(spec),
         num_samples=spec.num_samples if spec.search == "grid" else spec.num_samples * spec.seeds,
         max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s,
         reuse_actors=True)  # a new trial reuses a finished trial's process: no second start-up and torch import
     run_config = tune.RunConfig(
-        name=sweep.path.rstrip("/").rsplit("/", 1)[1], storage_path=sweep.path.rstrip("/").rsplit("/", 1)[0],
+        name=sweep_name(sweep), storage_path=sweep.path.rstrip("/").rsplit("/", 1)[0],
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker or make_tracker(sweep)],
         verbose=1)
@@ -176,7 +187,8 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
                       tune_config=tune_config, run_config=run_config)
 
 
-def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage_path: str | None) -> Sweep:
+def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage_path: str | None,
+                optuna_storage: str | None = None) -> Sweep:
     """Everything before training: Ray up, resources checked, the parent run open, the state written."""
     import ray
 
@@ -190,7 +202,7 @@ def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage
     except BaseException:
         ray.shutdown()
         raise
-    sweep = Sweep(spec, path, tracking_uri, experiment_id, parent)
+    sweep = Sweep(spec, path, tracking_uri, experiment_id, parent, optuna_storage)
     write_state(sweep)
     return sweep
 
@@ -223,20 +235,30 @@ def local_gpu_count() -> int:
 
 
 def run_sweep(spec: SweepSpec, address: str | None = None, tracking_uri: str | None = None,
-              storage_path: str | None = None, register: str | None = None):
-    """resnet-sweep run: a new sweep from a validated spec."""
+              storage_path: str | None = None, register: str | None = None, optuna_storage: str | None = None):
+    """resnet-sweep run: a new sweep from a validated spec; optuna_storage: the --optuna-storage flag."""
     if not (address or os.environ.get("RAY_ADDRESS")):
         check_gpus(spec, local_gpu_count())  # before Ray starts, for a local run
     check_tracking(tracking_uri_from(tracking_uri))
-    sweep = prepare_run(spec, address, tracking_uri_from(tracking_uri), storage_path)
+    url = optuna_storage_from(optuna_storage, spec.storage) if spec.search != "grid" else None
+    if url:
+        from .study_storage import check_storage  # Optuna loads only when a study database is asked for
+
+        check_storage(url)
+    sweep = prepare_run(spec, address, tracking_uri_from(tracking_uri), storage_path, url)
     return execute(sweep, restore=False, register=register)
 
 
 def resume_sweep(name_or_path: str, address: str | None = None, storage_path: str | None = None,
-                 register: str | None = None):
-    """resnet-sweep resume: continue an interrupted sweep with the same runs."""
+                 register: str | None = None, optuna_storage: str | None = None):
+    """resnet-sweep resume: continue an interrupted sweep with the same runs (and the same study storage)."""
+    from .study_storage import check_storage, resume_storage
+
     sweep = read_state(find_sweep(name_or_path, storage_path))
     check_tracking(sweep.tracking_uri)
+    sweep.optuna_storage = resume_storage(sweep.optuna_storage, optuna_storage_from(optuna_storage))
+    if sweep.optuna_storage:
+        check_storage(sweep.optuna_storage)
     # a sweep begun before the tag existed also opens on its runs once resumed
     MlflowClient(sweep.tracking_uri).set_experiment_tag(sweep.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
     start_ray(address)

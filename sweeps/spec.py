@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 import yaml
 
 from resnet_core.config import FIELDS, ConfigError, TrainConfig, make_config
+from resnet_core.train import EPOCH_METRICS
+
+from .urls import STORAGE_ENV, has_credentials, redact
 
 SEARCHES = ("optuna", "random", "grid")
 SCHEDULERS = ("asha", "none")
@@ -41,7 +44,7 @@ class SweepSpec:
     train: dict                                    # fixed TrainConfig fields (dataset included)
     search_space: dict[str, Dimension]             # TrainConfig field -> distribution
     search: str = "optuna"                         # optuna (TPE), random or grid
-    storage: str | None = None                     # Optuna storage URL, e.g. postgresql://.../optuna
+    storage: str | None = None                     # Optuna storage URL without a password (sqlite:///optuna.db)
     scheduler: Scheduler = field(default_factory=Scheduler)
     num_samples: int = 8                           # sampled configurations x `seeds` (grid: repeats, default 1)
     max_concurrent_trials: int = 2                 # trials running at once
@@ -176,14 +179,18 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
     if mode not in MODES:
         raise _fail("mode", f"must be one of {', '.join(MODES)}; got {mode!r}")
     metric = data.get("metric", "val/acc")
-    if not isinstance(metric, str) or "/" not in metric:
-        raise _fail("metric", f"must be a reported metric such as val/acc, val/loss, train/error; got {metric!r}")
+    if metric not in EPOCH_METRICS:
+        raise _fail("metric", f"must be one the trainer reports every epoch: {', '.join(EPOCH_METRICS)}; "
+                              f"got {metric!r}")
     budget = data.get("time_budget_s")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
         raise _fail("time_budget_s", f"must be a number of seconds > 0 or null; got {budget!r}")
     storage = data.get("storage")
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
         raise _fail("storage", f"must be an Optuna storage URL such as postgresql://host/db; got {storage!r}")
+    if storage is not None and has_credentials(storage):  # the spec text is logged and saved: never echo it
+        raise _fail("storage", f"holds a password ({redact(storage)}); the spec is logged to MLflow and saved "
+                               f"with the sweep, so pass the URL with --optuna-storage or {STORAGE_ENV} instead")
     return SweepSpec(
         name=name, train=train, search_space=space, search=search, storage=storage,
         scheduler=parse_scheduler(data.get("scheduler", "asha")),

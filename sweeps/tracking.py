@@ -21,7 +21,7 @@ from ray.tune import Callback
 
 from resnet_core.config import FIELDS, make_config
 
-from .results import TAG_KEYS, classify, sampled_params, tracked_metrics
+from .results import TAG_KEYS, classify, closing_outcome, sampled_params, tracked_metrics
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -164,6 +164,7 @@ class MlflowTracker(Callback):
         self.ended: set[str] = set()          # trials whose end is queued
         self.restored_ops: list = []
         self.sender: Sender | None = None
+        self.mid_step = False                 # inside a Tune loop step: an experiment end now means a crash
 
     def __getstate__(self) -> dict:  # Tune pickles callbacks with the run config: no thread, no client
         return {**self.__dict__, "sender": None}
@@ -182,6 +183,13 @@ class MlflowTracker(Callback):
             self.sender.put(("create", trial.trial_id, params, {**self.run_tags, "trial_name": str(trial)},
                              int(time.time() * 1000)))
             self.tags_seen[trial.trial_id] = {}
+
+    def on_step_begin(self, iteration, trials, **info) -> None:
+        self.mid_step = True
+
+    def on_step_end(self, iteration, trials, **info) -> None:
+        # Tune ends a finished (or time-budget) experiment between steps; an exception escapes mid-step.
+        self.mid_step = False
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         self._ensure_run(trial)
@@ -212,9 +220,10 @@ class MlflowTracker(Callback):
         self._end(trial, "errored", "FAILED")
 
     def on_experiment_end(self, trials, **info) -> None:
-        for trial in trials:  # e.g. stopped by the time budget: close their runs too, never leave one RUNNING
+        for trial in trials:  # stopped by the time budget or a crash: close their runs too, never leave one RUNNING
             if trial.trial_id not in self.ended and trial.trial_id in self.tags_seen:
-                self._end(trial, classify(self.last.get(trial.trial_id), self.epochs), "KILLED")
+                self._end(trial, *closing_outcome(self.last.get(trial.trial_id), self.epochs, trial.status,
+                                                  self.mid_step))
         if not self.sender.flush(self.flush_timeout_s):
             log.error("MLflow unreachable: %d writes still buffered; they are kept in the experiment state "
                       "and sent by `resnet-sweep resume`", len(self.sender.pending()))

@@ -58,19 +58,23 @@ def param_space(spec: SweepSpec) -> dict:
     return {name: _dimension(dim) for name, dim in spec.search_space.items()}
 
 
-def search_alg(spec: SweepSpec):
-    """Seeded Optuna TPE (or Optuna's random sampler), repeated over `seeds`; None for a grid."""
+def search_alg(spec: SweepSpec, storage_url: str | None = None, study_name: str | None = None):
+    """Seeded Optuna TPE (or Optuna's random sampler), repeated over `seeds`; None for a grid.
+    storage_url: the study's database (from --optuna-storage, OPTUNA_STORAGE or the spec), else in memory;
+    study_name: its name there (default the spec's name)."""
     if spec.search == "grid":
         return None
     import optuna
     from ray.tune.search import Repeater
     from ray.tune.search.optuna import OptunaSearch
 
+    from .study_storage import open_storage
+
     sampler = (optuna.samplers.TPESampler(seed=spec.seed) if spec.search == "optuna"
                else optuna.samplers.RandomSampler(seed=spec.seed))
-    storage = optuna.storages.RDBStorage(spec.storage) if spec.storage else None
+    storage = open_storage(storage_url) if storage_url else None
     # metric and mode come from TuneConfig, which hands them to the searcher and the scheduler.
-    searcher = OptunaSearch(sampler=sampler, storage=storage, study_name=spec.name if storage else None)
+    searcher = OptunaSearch(sampler=sampler, storage=storage, study_name=(study_name or spec.name) if storage else None)
     if spec.seeds > 1:  # Optuna is told the mean over the seeds of each configuration
         searcher = Repeater(searcher, repeat=spec.seeds, set_index=True)
     return searcher

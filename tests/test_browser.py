@@ -20,7 +20,7 @@ from sweeps.runner import EXPERIMENT_KIND_TAG, TRAINING_KIND, ui_link
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it); Playwright's download is not possible here
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by tests/run.sh (no Playwright download here)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -33,7 +33,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (tests/run.sh does this)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

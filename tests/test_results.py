@@ -7,7 +7,7 @@ import math
 from mlflow import MlflowClient
 
 from resnet_core.outcomes import OUTCOMES
-from sweeps.results import classify, fill_diverged, sampled_params, tracked_metrics
+from sweeps.results import classify, closing_outcome, fill_diverged, sampled_params, tracked_metrics
 from sweeps.tracking import Sender
 
 
@@ -34,6 +34,16 @@ def test_classify_outcomes() -> None:
     every = {classify(last, 10, errored) for last in (None, {"epoch": 10}, {"epoch": 2, "train/diverged": 1})
              for errored in (False, True)}
     assert every == set(OUTCOMES)  # the one list the tracker, finalize and the reports count by
+
+
+def test_trial_open_at_a_crash_is_errored_not_pruned() -> None:
+    """A sweep that dies mid-step (e.g. on a trial's bad result) ends its open trials as errored, FAILED."""
+    assert closing_outcome({"epoch": 1}, 10, "RUNNING", sweep_crashed=True) == ("errored", "FAILED")
+    assert closing_outcome(None, 10, "TERMINATED", sweep_crashed=True) == ("errored", "FAILED")
+    assert closing_outcome({"epoch": 1}, 10, "ERROR", sweep_crashed=False) == ("errored", "FAILED")
+    # Stopped by the time budget between steps: pruned, or completed if its last epoch was in.
+    assert closing_outcome({"epoch": 1}, 10, "RUNNING", sweep_crashed=False) == ("pruned", "KILLED")
+    assert closing_outcome({"epoch": 10}, 10, "RUNNING", sweep_crashed=False) == ("completed", "KILLED")
 
 
 def test_sampled_params_take_the_seed_from_the_repeater_or_grid() -> None:

@@ -44,6 +44,8 @@ BAD = [
     (_with(resources_per_trial={"cpu": 1, "gpu": -1}), "resources_per_trial.gpu: must be a number >= 0"),
     (_with(resources_per_trial={"cpu": 1, "gpu": 1.5}), "resources_per_trial.gpu: a fraction must be below 1"),
     (_with(mode="maximise"), "mode: must be one of max, min"),
+    (_with(metric="val/accuracy"), "metric: must be one the trainer reports every epoch: train/loss, "),
+    (_with(metric="test/acc"), "metric: must be one the trainer reports every epoch"),  # last epoch only
     (_with(train={"epochs": 0}), "train: epochs must be a finite number > 0"),
     (_with(dataset="imagenet"), "train: dataset must be one of"),
     (_with(name="bad name!"), "name: must be a non-empty name"),
