@@ -56,7 +56,8 @@ def trial_row(run) -> dict:
     row = {"run_id": run.info.run_id, "trial_id": run.data.tags.get("trial_id", run.info.run_id),
            "status": run.info.status, "outcome": run.data.tags.get("outcome", "running"),
            "hardware": run.data.tags.get("device"), "node_id": run.data.tags.get("node_id"),
-           "start_time": run.info.start_time, "end_time": run.info.end_time}
+           "start_time": run.info.start_time, "end_time": run.info.end_time,
+           "stage": run.data.tags.get("stage", "search"), "pick_rule": run.data.tags.get("pick_rule")}
     # The `lr` metric is the schedule's current value; the `lr` param (the peak) keeps the column.
     row.update({k: v for k, v in run.data.metrics.items() if k not in run.data.params})
     row.update(_typed_params(run.data.params))
