@@ -10,15 +10,9 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from .spec import Dimension, SweepSpec
+from dashboards.confirmed import PICK_RULES as RULES  # the rules' names and the words the report uses
 
-# How an arm's configuration was chosen, in order of preference, with the words the report uses.
-RULES = {
-    "completed": "best completed search trial of the arm",
-    "pruned": "best pruned search trial of the arm (none completed)",
-    "overall": "no search trial of the arm: the overall best trial's nuisance values",
-    "default": "no usable search trial at all: the search space's middle values",
-}
+from .spec import Dimension, SweepSpec
 
 
 @dataclass(frozen=True)
