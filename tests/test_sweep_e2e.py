@@ -107,11 +107,13 @@ def test_reproduce_is_exact_on_cpu_and_logged_model_matches(diverge_sweep, tmp_p
         [exp.experiment_id], "tags.sweep_role = 'parent'")[0].data.tags["best_run_id"]
 
 
-def _wait_for_epochs(uri: str, experiment: str, at_least: int, timeout_s: float) -> None:
+def _wait_for_epochs(uri: str, experiment: str, at_least: int, timeout_s: float, stage: str | None = None) -> None:
+    """Wait until a trial (of `stage`, if given) has logged at_least epochs."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             _, children = runs_of(uri, experiment)
+            children = [r for r in children if stage is None or r.data.tags.get("stage") == stage]
             if any(len(epochs_logged(uri, r)) >= at_least for r in children):
                 return
         except AttributeError:  # experiment not created yet
