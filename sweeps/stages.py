@@ -67,11 +67,19 @@ def confirm_tuner(sweep: Sweep, restore: bool):
                       run_config=run_config(sweep, path, "confirm"))
 
 
+def interrupted(results) -> bool:
+    """Whether Tune stopped on Ctrl-C with trials unfinished (a time budget ends them as terminated)."""
+    return results.num_terminated + results.num_errors < len(results)
+
+
 def fit_stages(sweep: Sweep, restore: bool):
     """Run (or continue) the stage in the state file and any after it; the last stage's results."""
     if sweep.stage == "search":
         results = tuner_for(sweep, restore).fit()
         if sweep.spec.confirm is None:
+            return results
+        if interrupted(results):  # a stopped search is not a finished one: `resume` finishes it, then confirms
+            print(f"search interrupted: no confirm stage yet; continue with: resnet-sweep resume {sweep.path}")
             return results
         sweep.plan, sweep.stage, restore = plan_confirm(sweep), "confirm", False
         write_state(sweep)  # from here on, resume continues the confirm stage with this very plan

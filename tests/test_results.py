@@ -87,3 +87,13 @@ def test_stage_summary_counts_trials_hours_and_boundaries_per_stage() -> None:
                        "stage/confirm/trials": 1, "stage/confirm/trial_hours": 0.5}
     assert tags == {"stage.search.start": "1970-01-01T00:00:00Z", "stage.search.end": "1970-01-01T01:00:00Z",
                     "stage.confirm.start": "1970-01-01T02:00:00Z", "stage.confirm.end": "1970-01-01T02:30:00Z"}
+
+
+def test_an_interrupted_search_is_not_confirmed() -> None:
+    from sweeps.stages import interrupted
+
+    def grid(terminated: int, errors: int, total: int):
+        """A stand-in for Tune's ResultGrid: its public counts and length."""
+        return type("Grid", (), {"num_terminated": terminated, "num_errors": errors, "__len__": lambda _: total})()
+
+    assert not interrupted(grid(3, 1, 4)) and interrupted(grid(2, 0, 4))

@@ -104,6 +104,7 @@ def test_shipped_specs_say_what_the_issue_asks() -> None:
     deg, paper = load_spec("degradation"), load_spec("he2015_cifar10")
     assert deg.train["dataset"] == "digits" and deg.search == "optuna" and deg.scheduler.kind == "asha"
     assert set(deg.search_space["depth"].values) == {20, 56, 110}
+    assert deg.confirm.seeds >= 3 and deg.confirm.factors == ("depth", "residual") and deg.arms == 6
     assert deg.search_space["lr"] == deg.search_space["lr"].__class__("loguniform", (0.01, 0.5))
     assert paper.train["epochs"] == 164 and paper.train["milestones"] == [0.5, 0.75]
     assert paper.total_trials == 5 * 2 * paper.seeds
