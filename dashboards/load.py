@@ -11,7 +11,9 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from resnet_core.config import FIELDS, ConfigError, make_config
 
-HISTORY_KEYS = ("train/error", "train/loss", "train/acc", "val/acc", "val/loss", "lr")
+HISTORY_KEYS = ("train/error", "train/loss", "train/acc", "val/acc", "val/loss", "train/lr")
+# Names that runs logged before every metric was `split/name` and before the hardware tag was renamed.
+OLD_METRICS = {"lr": "train/lr", "diverged": "train/diverged"}
 
 
 @dataclass
@@ -51,15 +53,24 @@ def _typed_params(params: dict) -> dict:
     return {**params, **{k: typed[k] for k in known}}
 
 
+def current_name(key: str) -> str:
+    """A metric's current name; older runs logged `lr` and `diverged`."""
+    return OLD_METRICS.get(key, key)
+
+
+def hardware_of(tags: dict) -> str | None:
+    """The hardware a trial trained on: the `hardware` tag, or the `device` tag older runs had."""
+    return tags.get("hardware", tags.get("device"))
+
+
 def trial_row(run) -> dict:
     """One trial: typed params, outcome, the final value of every metric, and best val/acc."""
     row = {"run_id": run.info.run_id, "trial_id": run.data.tags.get("trial_id", run.info.run_id),
            "status": run.info.status, "outcome": run.data.tags.get("outcome", "running"),
-           "hardware": run.data.tags.get("device"), "node_id": run.data.tags.get("node_id"),
+           "hardware": hardware_of(run.data.tags), "node_id": run.data.tags.get("node_id"),
            "start_time": run.info.start_time, "end_time": run.info.end_time,
            "stage": run.data.tags.get("stage", "search"), "pick_rule": run.data.tags.get("pick_rule")}
-    # The `lr` metric is the schedule's current value; the `lr` param (the peak) keeps the column.
-    row.update({k: v for k, v in run.data.metrics.items() if k not in run.data.params})
+    row.update({current_name(k): v for k, v in run.data.metrics.items()})
     row.update(_typed_params(run.data.params))
     return row
 
@@ -70,7 +81,7 @@ def history_frame(client: MlflowClient, run_ids: list[str], keys: list[str]) -> 
     for run_id in run_ids:
         for key in keys:
             for m in client.get_metric_history(run_id, key):
-                records.append((run_id, m.step, key, m.value))
+                records.append((run_id, m.step, current_name(key), m.value))
     if not records:
         return pd.DataFrame(columns=["run_id", "epoch"])
     long = pd.DataFrame(records, columns=["run_id", "epoch", "key", "value"])
@@ -95,6 +106,7 @@ def load_sweep(ref: str, tracking_uri: str, history: bool = False) -> SweepData:
                                   for r in trials["run_id"]]
     hist = None
     if history and len(trials):
-        keys = sorted({k for r in runs for k in r.data.metrics if k in HISTORY_KEYS or k.startswith("grad_norm/block_")})
+        keys = sorted({k for r in runs for k in r.data.metrics
+                       if current_name(k) in HISTORY_KEYS or k.startswith("grad_norm/block_")})
         hist = history_frame(client, list(trials["run_id"]), keys)
     return SweepData(parent, trials, hist)

@@ -291,7 +291,7 @@ def sweep_spec(tracking_uri: str, run_id: str) -> tuple[str, dict]:
 
 
 def trial_devices(trials: pd.DataFrame) -> dict[str, int]:
-    """How many trials ran on each device (the runs' `device` tag, loaded as `hardware`)."""
+    """How many trials ran on each kind of hardware (the runs' `hardware` tag)."""
     names = trials["hardware"].fillna("unknown") if "hardware" in trials else []
     return dict(Counter(names).most_common())
 
