@@ -251,6 +251,10 @@ def render_html(title: str, sections: list[Section], parts: dict[str, str]) -> s
 def confirm_section(trials: pd.DataFrame, out_dir: str) -> tuple[str, str]:
     """(headline paragraph, verdict section) from confirm runs only; a note instead when the sweep has none."""
     table = confirmed.confirm_verdict(trials)
+    started = int((trials["stage"] == "confirm").sum()) if "stage" in trials and len(trials) else 0
+    if table.empty and started:
+        return (f'<p class="note">No verdict yet: none of the {started} confirm runs has completed (resnet-sweep '
+                "resume finishes them). The table below comes from the search runs.</p>", "")
     if table.empty:
         return ('<p class="note">No confirm stage in this sweep: the verdict below comes from the search runs that '
                 "also picked each arm's configuration (the winner's curse). Add confirm: {seeds: 3} to the spec.</p>",

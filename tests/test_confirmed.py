@@ -88,3 +88,14 @@ def test_confirm_figure_draws_every_seed() -> None:
     assert points == 18 and "Confirm runs" in fig._suptitle.get_text()
     with pytest.raises(ValueError, match="no completed confirm run"):
         confirm_degradation_figure(_frame().assign(stage="search"))
+
+
+def test_report_says_when_confirm_runs_exist_but_none_completed(tmp_path) -> None:
+    from dashboards.report import confirm_section
+
+    unfinished = _frame().assign(outcome="pruned")
+    headline_html, body = confirm_section(unfinished, str(tmp_path))
+    assert "No verdict yet: none of the 19 confirm runs has completed" in headline_html and body == ""
+    assert "No confirm stage" in confirm_section(_frame().assign(stage="search"), str(tmp_path))[0]
+    strong, body = confirm_section(_frame(), str(tmp_path))
+    assert strong.startswith('<p class="headline">Residual connections matter') and "confirm-verdict" in body
