@@ -80,7 +80,8 @@ def trial_row(run) -> dict:
     row = {"run_id": run.info.run_id, "trial_id": run.data.tags.get("trial_id", run.info.run_id),
            "status": run.info.status, "outcome": run.data.tags.get("outcome", "running"),
            "hardware": hardware_of(run.data.tags), "node_id": run.data.tags.get("node_id"),
-           "start_time": run.info.start_time, "end_time": run.info.end_time}
+           "start_time": run.info.start_time, "end_time": run.info.end_time,
+           "stage": run.data.tags.get("stage", "search"), "pick_rule": run.data.tags.get("pick_rule")}
     row.update({current_name(k): v for k, v in run.data.metrics.items()})
     row.update(_typed_params(run.data.params))
     return row

@@ -18,7 +18,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from dashboards import figures, search_space, stats, verdict
+from dashboards import confirmed, figures, search_space, stats, verdict
+from dashboards.confirm_figure import confirm_degradation_figure
 from dashboards.load import SweepData, load_sweep, normalise_trials
 from resnet_core.config import FIELDS
 from resnet_core.outcomes import OUTCOMES
@@ -29,7 +30,15 @@ figcaption,.note{color:#555;font-size:.92em}.note{background:#fff6e0;border-left
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.85em}th{background:#f3f3f3;vertical-align:bottom}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}pre{background:#f7f7f7;padding:1em;overflow-x:auto}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 1em}dt{font-weight:600}
-dd{margin:0;font-family:monospace}.verdict{font-size:.75em}.verdict th,.verdict td{padding:2px 4px}"""
+dd{margin:0;font-family:monospace}.verdict{font-size:.75em}.verdict th,.verdict td{padding:2px 4px}
+.headline{font-size:1.15em;font-weight:600;background:#eef5fb;border-left:4px solid #0072B2;padding:.5em .8em}"""
+CONFIRM_NOTE = (
+    "From the confirm stage only: each arm's configuration, picked by the search, retrained with fresh seeds the "
+    "search never used, to the full epoch count, with no early stopping. Residual − plain in percentage points "
+    "with its 95% Welch interval; p (Welch) from Welch's t-test, p (Holm) corrected across depths per measure; "
+    "Hedges' g is the difference in pooled standard deviations.")
+CONFIRM_CAPTION = ("Headline figure. Each small point is one confirm seed; the large marker is the seed mean with "
+                   "its 95% t-interval. The figures below are from the search stage.")
 
 
 class Skip(Exception):
@@ -111,22 +120,24 @@ def _importance(inp: Inputs) -> Figure:
 
 
 FIGURES: tuple[tuple[str, str, Callable[[Inputs], Figure], str], ...] = (
-    ("degradation", "Degradation with depth", _degradation,
+    ("degradation", "Degradation with depth (search runs)", _degradation,
      "Plain nets whose training error rises with depth show the degradation problem; residual nets should not. "
      "The first column pools every init (each arm at its best init and lr); hollow points are runs ASHA stopped "
      "early, at the epoch shown."),
-    ("training_curves", "Training curves", _curves, "Training error per epoch, the best-val run of each depth."),
+    ("training_curves", "Training curves (search runs)", _curves,
+     "Training error per epoch, the best-val run of each depth."),
     ("gradient_flow", "Gradient flow", _gradflow,
      "Per-block gradient norms (log scale): a spread of decades across blocks means vanishing or exploding gradients."),
-    ("lr_sensitivity", "Learning-rate sensitivity", _lr, "Final validation accuracy against the peak lr."),
-    ("init_depth", "Init x depth", _heatmap, "Best validation accuracy per init and depth, plain and residual."),
+    ("lr_sensitivity", "Learning-rate sensitivity (search runs)", _lr, "Final validation accuracy against the peak lr."),
+    ("init_depth", "Init x depth (search runs)", _heatmap, "Best validation accuracy per init and depth, plain and residual."),
     ("importance", "Hyperparameter importance", _importance, "fANOVA on an Optuna study rebuilt from the runs."),
 )
 
 
 def clear_outputs(out_dir: str) -> None:
     """Remove files an earlier report left in out_dir, so a figure skipped now is not logged stale."""
-    for name in [f"{n}.png" for n, *_ in FIGURES] + ["parallel_coordinates.html", "report.html"]:
+    for name in [f"{n}.png" for n, *_ in FIGURES] + ["confirm_degradation.png", "parallel_coordinates.html",
+                                                     "report.html"]:
         if os.path.exists(os.path.join(out_dir, name)):
             os.remove(os.path.join(out_dir, name))
 
@@ -227,10 +238,43 @@ def render_html(title: str, sections: list[Section], parts: dict[str, str]) -> s
     figs = "".join(_figure_html(s) for s in sections)
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<link rel="icon" href="data:,"><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>'
-            f"<p>{parts['intro']}</p><h2>Verdict: residual minus plain</h2>{parts['verdict']}"
+            f"{parts.get('headline', '')}<p>{parts['intro']}</p><h2>Verdict: residual minus plain</h2>"
+            f"{parts.get('confirm', '')}<h3>Search runs, per init (the long breakdown)</h3>{parts['verdict']}"
             f"<h2>Figures</h2>{figs}<p>{parts['parcoords']}</p>{parts['paper']}"
             f"<h2>Provenance</h2>{parts['provenance']}<h2>Sweep spec</h2><pre>{html.escape(parts['spec'])}</pre>"
             "</body></html>")
+
+
+def confirm_section(trials: pd.DataFrame, out_dir: str) -> tuple[str, str]:
+    """(headline paragraph, verdict section) from confirm runs only; a note instead when the sweep has none."""
+    table = confirmed.confirm_verdict(trials)
+    started = int((trials["stage"] == "confirm").sum()) if "stage" in trials and len(trials) else 0
+    if table.empty and started:
+        return (f'<p class="note">No verdict yet: none of the {started} confirm runs has completed (resnet-sweep '
+                "resume finishes them). The table below comes from the search runs.</p>", "")
+    if table.empty:
+        return ('<p class="note">No confirm stage in this sweep: the verdict below comes from the search runs that '
+                "also picked each arm's configuration (the winner's curse). Add confirm: {seeds: 3} to the spec.</p>",
+                "")
+    try:
+        path = _save(confirm_degradation_figure(trials), os.path.join(out_dir, "confirm_degradation.png"))
+        fig = Section("confirm_degradation", "Degradation with depth: confirm runs", path, CONFIRM_CAPTION)
+    except ValueError as e:  # e.g. every confirm run diverged: a note, not a crash
+        fig = Section("confirm_degradation", "Degradation with depth: confirm runs", None, f"Not drawn: {e}.")
+    body = (f"<p>{CONFIRM_NOTE}</p>{_table(confirmed.verdict_display(table), 'confirm-verdict')}"
+            f"{_figure_html(fig)}<h3>How each arm was picked</h3>{_table(confirmed.picks_display(trials), 'picks')}")
+    return f'<p class="headline">{html.escape(confirmed.headline(table))}</p>', body
+
+
+def search_only(data: SweepData) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The search stage's trials and history (all of them for a sweep without a confirm stage)."""
+    if not len(data.trials) or "stage" not in data.trials:
+        return data.trials, data.history
+    trials = data.trials[data.trials["stage"] != "confirm"]
+    history = data.history
+    if history is not None and len(history):
+        history = history[history["run_id"].isin(trials["run_id"])]
+    return trials, history
 
 
 def trial_devices(trials: pd.DataFrame) -> dict[str, int]:
@@ -245,16 +289,20 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     out_dir = out_dir or os.path.join("reports", ref)
     os.makedirs(out_dir, exist_ok=True)
     clear_outputs(out_dir)
-    parent, params, trials, spec = data.parent, data.parent.data.params, data.trials, data.spec
-    inp = Inputs(trials, data.history, swept_params(spec, trials), params.get("metric", "val/acc"),
+    parent, params, spec = data.parent, data.parent.data.params, data.spec
+    everything = data.trials  # the loader's frames are already normalised
+    trials, history = search_only(data)
+    inp = Inputs(trials, history, swept_params(spec, trials), params.get("metric", "val/acc"),
                  params.get("mode", "max"))
+    headline, confirm = confirm_section(everything, out_dir)
     sections, name = write_figures(inp, out_dir), parent.data.tags.get("sweep", ref)
     dataset = spec.get("dataset") or (str(trials["dataset"].iloc[0]) if "dataset" in trials and len(trials) else "")
-    parts = {"intro": html.escape(f"Sweep {name}: {len(trials)} trials on {dataset or 'unknown data'}, "
+    parts = {"intro": html.escape(f"Sweep {name}: {len(everything)} trials on {dataset or 'unknown data'}, "
                                   f"parent run {parent.info.run_id}, report built {time.strftime('%Y-%m-%d %H:%M')}."),
+             "headline": headline, "confirm": confirm,
              "verdict": verdict.verdict_section(trials), "parcoords": write_parallel_coordinates(inp, out_dir),
              "paper": paper_section(trials, dataset), "spec": data.spec_text or "(no spec.yaml on the parent run)",
-             "provenance": _pairs(provenance(parent, trials, trial_devices(trials)))}
+             "provenance": _pairs(provenance(parent, everything, trial_devices(everything)))}
     path = os.path.join(out_dir, "report.html")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(render_html(f"Does depth need residuals? Sweep report: {name}", sections, parts))

@@ -19,6 +19,9 @@ def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
     counts = ", ".join(f"{summary[o]} {o}" for o in OUTCOMES)
     out.print(f"[bold]sweep {experiment}[/bold]: {summary['trials']} trials ({counts}), "
               f"{summary['trial_hours']:.3f} trial-hours")
+    if "stage/confirm/trials" in summary:
+        out.print(f"stages: search {summary.get('stage/search/trials', 0):g} trials, "
+                  f"confirm {summary['stage/confirm/trials']:g} trials (fresh seeds; the verdict uses these)")
     if summary["best_run_id"]:
         out.print(f"best run {summary['best_run_id']}: {summary['best_value']:.4f}")
     out.print(f"MLflow: {tracking_uri}, experiment '{experiment}'  (resnet-sweep best {experiment}; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections import Counter
 
 import mlflow
@@ -24,6 +25,24 @@ def pick_best(runs: list, metric: str, mode: str):
         return None
     sign = 1 if mode == "max" else -1
     return max(done, key=lambda r: sign * r.data.metrics[metric])
+
+
+def stage_summary(runs: list) -> tuple[dict[str, float], dict[str, str]]:
+    """Per stage: trials and trial-hours (the runs' wall durations) as metrics, first start and last end as tags."""
+    metrics, tags = {}, {}
+    for stage in ("search", "confirm"):
+        mine = [r.info for r in runs if r.data.tags.get("stage", "search") == stage]
+        if not mine:
+            continue
+        start, end = min(i.start_time for i in mine), max(i.end_time or i.start_time for i in mine)
+        metrics[f"stage/{stage}/trials"] = len(mine)
+        metrics[f"stage/{stage}/trial_hours"] = sum((i.end_time or i.start_time) - i.start_time for i in mine) / 3.6e6
+        tags |= {f"stage.{stage}.start": _utc(start), f"stage.{stage}.end": _utc(end)}
+    return metrics, tags
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
 def config_of(run) -> TrainConfig:
@@ -67,16 +86,23 @@ def finalize(sweep, results, register: str | None = None) -> dict:
     client = MlflowClient(sweep.tracking_uri)
     runs = child_runs(client, sweep.experiment_id, sweep.parent_run_id)
     counts = Counter(r.data.tags.get("outcome", "unknown") for r in runs)
-    best = pick_best(runs, sweep.spec.metric, sweep.spec.mode)
+    last = "confirm" if sweep.spec.confirm else "search"  # the best model comes from the last stage's runs
+    best = pick_best([r for r in runs if r.data.tags.get("stage", "search") == last], sweep.spec.metric,
+                     sweep.spec.mode)
+    stage_metrics, stage_tags = stage_summary(runs)
+    if sweep.spec.confirm:  # two Tune runs: `results` holds only the confirm stage's
+        hours = sum(v for k, v in stage_metrics.items() if k.endswith("/trial_hours"))
     hours = sum(float(r.metrics.get("time_total_s", 0) or 0) for r in results if r.metrics) / 3600
     summary = {"trials": len(runs), **{o: counts.get(o, 0) for o in OUTCOMES}, "trial_hours": hours,
                "best_run_id": best.info.run_id if best else None,
                "best_value": best.data.metrics[sweep.spec.metric] if best else None,
-               "running": sum(r.info.status == "RUNNING" for r in runs)}
+               "running": sum(r.info.status == "RUNNING" for r in runs), **stage_metrics}
     parent = client.get_run(sweep.parent_run_id)
     mlflow.set_tracking_uri(sweep.tracking_uri)
     with mlflow.start_run(run_id=sweep.parent_run_id):
-        mlflow.log_metrics({f"trials/{o}": counts.get(o, 0) for o in OUTCOMES} | {"trial_hours": hours})
+        mlflow.log_metrics({f"trials/{o}": counts.get(o, 0) for o in OUTCOMES} | {"trial_hours": hours}
+                           | stage_metrics)
+        mlflow.set_tags(stage_tags)
         if best is not None:
             mlflow.log_metric(f"best/{sweep.spec.metric}", summary["best_value"])
             mlflow.set_tags({"best_run_id": best.info.run_id, "best_trial_id": best.data.tags.get("trial_id", "")})

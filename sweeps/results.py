@@ -49,13 +49,23 @@ def closing_outcome(last: dict | None, epochs: int, trial_status: str, sweep_cra
     return classify(last, epochs), "KILLED"
 
 
+def pick_tags(config: dict) -> dict[str, str]:
+    """A confirm trial's pick rule and source trials (tags on its run); empty for a search trial."""
+    arm = config.get("arm", {})
+    return {k: str(arm[k]) for k in ("pick_rule", "pick_source") if k in arm}
+
+
 def trial_seed(config: dict) -> int:
     """The trial's seed: the grid's seed value, or the Repeater's index for repeated samples."""
     return int(config.get("seed", config.get("__trial_index__", 0)))
 
 
 def sampled_params(config: dict, fields) -> dict:
-    """The config fields of a Tune config dict (drops Tune's private keys), with the trial's seed."""
-    params = {k: v for k, v in config.items() if k in fields and k != "seed"}
+    """The config fields of a Tune config dict (drops Tune's private keys), with the trial's seed.
+
+    A confirm trial's config holds its arm's picked fields under "arm" (one grid value per arm).
+    """
+    flat = {**config.get("arm", {}), **config}
+    params = {k: v for k, v in flat.items() if k in fields and k != "seed"}
     params["seed"] = trial_seed(config)
     return params

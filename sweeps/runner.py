@@ -34,6 +34,8 @@ class Sweep:
     experiment_id: str
     parent_run_id: str
     optuna_storage: str | None = None  # the study's URL; in memory only (the state file gets it masked)
+    stage: str = "search"              # the stage running now: search, then confirm (when the spec has one)
+    plan: dict | None = None           # the confirm stage's arms and seeds, fixed once the search ends
 
 
 def tracking_uri_from(flag: str | None) -> str:
@@ -98,6 +100,9 @@ def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[st
               "seeds": spec.seeds, "metric": spec.metric, "mode": spec.mode, "search_seed": spec.seed,
               "max_concurrent_trials": spec.max_concurrent_trials, "total_trials": spec.total_trials,
               "resources_per_trial": json.dumps(spec.resources_per_trial)}
+    if spec.confirm:
+        params |= {"confirm_seeds": spec.confirm.seeds, "confirm_factors": ",".join(spec.confirm.factors),
+                   "confirm_arms": spec.arms}
     for key, value in params.items():
         client.log_param(run.info.run_id, key, value)
     client.log_text(run.info.run_id, spec.source, "spec.yaml")
@@ -119,7 +124,8 @@ def write_state(sweep: Sweep) -> None:
     fs.create_dir(folder, recursive=True)
     state = {"spec": sweep.spec.source, "tracking_uri": sweep.tracking_uri,
              "experiment_id": sweep.experiment_id, "parent_run_id": sweep.parent_run_id,
-             "optuna_storage": redact(sweep.optuna_storage) if sweep.optuna_storage else None}
+             "optuna_storage": redact(sweep.optuna_storage) if sweep.optuna_storage else None,
+             "stage": sweep.stage, "plan": sweep.plan}
     with fs.open_output_stream(f"{folder}/{STATE_FILE}") as fh:  # one small write: all or nothing
         fh.write(json.dumps(state, indent=1).encode())
 
@@ -132,7 +138,7 @@ def read_state(path: str) -> Sweep:
         state = json.loads(fh.read())
     spec = parse_spec(yaml.safe_load(state["spec"]), state["spec"])
     return Sweep(spec, path, state["tracking_uri"], state["experiment_id"], state["parent_run_id"],
-                 state.get("optuna_storage"))
+                 state.get("optuna_storage"), state.get("stage", "search"), state.get("plan"))
 
 
 def find_sweep(name_or_path: str, storage_path: str | None) -> str:
@@ -146,13 +152,13 @@ def find_sweep(name_or_path: str, storage_path: str | None) -> str:
     return os.path.dirname(found[-1])
 
 
-def make_tracker(sweep: Sweep):
-    """The MLflow callback of a new sweep: child runs nested under its parent run."""
+def make_tracker(sweep: Sweep, stage: str = "search"):
+    """The MLflow callback of one stage of a new sweep: child runs nested under its parent run, tagged stage."""
     from .tracking import MlflowTracker
 
     spec = sweep.spec
     return MlflowTracker(sweep.tracking_uri, sweep.experiment_id, sweep.parent_run_id, spec.train,
-                         {"sweep": spec.name, "sweep_role": "trial", **provenance_tags(),
+                         {"sweep": spec.name, "sweep_role": "trial", "stage": stage, **provenance_tags(),
                           "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))})
 
 
@@ -160,6 +166,17 @@ def sweep_name(sweep: Sweep) -> str:
     """The sweep's folder name, e.g. smoke_20260101-120000: Tune's experiment and the Optuna study's name
     (one study per sweep, so that a shared database, as the cluster's, never mixes two sweeps' trials)."""
     return sweep.path.rstrip("/").rsplit("/", 1)[1]
+
+
+def run_config(sweep: Sweep, folder: str, stage: str, tracker=None):
+    """Tune's RunConfig of one stage: its folder, retries, checkpoints kept and the stage's MLflow tracker."""
+    from ray import tune
+
+    return tune.RunConfig(
+        name=folder.rstrip("/").rsplit("/", 1)[1], storage_path=folder.rstrip("/").rsplit("/", 1)[0],
+        failure_config=tune.FailureConfig(max_failures=sweep.spec.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker or make_tracker(sweep, stage)],
+        verbose=1)
 
 
 def tuner_for(sweep: Sweep, restore: bool, tracker=None):
@@ -178,13 +195,8 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
         num_samples=spec.num_samples if spec.search == "grid" else spec.num_samples * spec.seeds,
         max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s,
         reuse_actors=True)  # a new trial reuses a finished trial's process: no second start-up and torch import
-    run_config = tune.RunConfig(
-        name=sweep_name(sweep), storage_path=sweep.path.rstrip("/").rsplit("/", 1)[0],
-        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker or make_tracker(sweep)],
-        verbose=1)
     return tune.Tuner(tuning.tune_trainable(spec), param_space=tuning.param_space(spec),
-                      tune_config=tune_config, run_config=run_config)
+                      tune_config=tune_config, run_config=run_config(sweep, sweep.path, "search", tracker))
 
 
 def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage_path: str | None,
@@ -212,12 +224,13 @@ def execute(sweep: Sweep, restore: bool, register: str | None = None):
     import ray
 
     from .finalize import finalize
+    from .stages import fit_stages
 
     # Snapshot the experiment (and our tracker's buffer) every 2 s instead of Tune's 10 s or more, so a
     # killed driver resumes trials from their latest checkpoints; the driver's state is small.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     try:
-        results = tuner_for(sweep, restore).fit()
+        results = fit_stages(sweep, restore)
     except Exception:  # a failure of the sweep itself (not of a trial): never leave the parent RUNNING
         MlflowClient(sweep.tracking_uri).set_terminated(sweep.parent_run_id, "FAILED")
         ray.shutdown()

@@ -39,6 +39,12 @@ class Scheduler:
 
 
 @dataclass(frozen=True)
+class Confirm:
+    seeds: int = 3                                 # fresh seeds each picked arm configuration is retrained with
+    factors: tuple[str, ...] = ("depth", "residual")  # dimensions under study; other searched fields are nuisance
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     name: str                                      # experiment name in MLflow and Tune's folder name
     train: dict                                    # fixed TrainConfig fields (dataset included)
@@ -56,6 +62,7 @@ class SweepSpec:
     time_budget_s: float | None = None             # stop the whole sweep after this many seconds
     max_failures: int = 2                          # retries of a failed trial, from its last checkpoint
     checkpoint_every: int = 1                      # epochs between trial checkpoints (and one at the end)
+    confirm: Confirm | None = None                 # retrain each arm's best config with fresh seeds, or no stage
     source: str = ""                               # the spec's YAML text, logged with the parent run
 
     @property
@@ -68,6 +75,13 @@ class SweepSpec:
         if self.search == "grid":
             return math.prod(len(d.values) for d in self.search_space.values()) * self.seeds * self.num_samples
         return self.num_samples * self.seeds
+
+    @property
+    def arms(self) -> int:
+        """Combinations of the confirm factors' values (0 without a confirm stage)."""
+        if self.confirm is None:
+            return 0
+        return math.prod(len(self.search_space[f].values) for f in self.confirm.factors)
 
 
 TOP_KEYS = {f.name for f in dataclasses.fields(SweepSpec)} - {"source"} | {"dataset"}
@@ -116,6 +130,29 @@ def parse_dimension(train: dict, name: str, raw, search: str) -> Dimension:
     for v in values:
         _check_value(train, name, v, where)
     return Dimension(kind, tuple(values))
+
+
+def parse_confirm(raw, space: dict[str, Dimension]) -> Confirm | None:
+    """The confirm stage, e.g. {seeds: 3, factors: [depth, residual]}; factors must be searched choices."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _fail("confirm", f"must be a mapping with seeds and factors; got {raw!r}")
+    unknown = sorted(set(raw) - {"seeds", "factors"})
+    if unknown:
+        raise _fail(f"confirm.{unknown[0]}", "unknown key; allowed: factors, seeds")
+    seeds = _int("confirm.seeds", raw.get("seeds", Confirm.seeds), 2)
+    factors = raw.get("factors", list(Confirm.factors))
+    if not isinstance(factors, list) or not factors or not all(isinstance(f, str) for f in factors):
+        raise _fail("confirm.factors", f"must be a non-empty list of searched fields; got {factors!r}")
+    for name in factors:
+        if name not in space:
+            raise _fail("confirm.factors", f"{name!r} is not a searched dimension; allowed: {', '.join(space)}")
+        if space[name].kind not in ("choice", "grid"):
+            raise _fail("confirm.factors", f"{name!r} is {space[name].kind}; a factor needs choice or grid values")
+    if len(set(factors)) != len(factors):
+        raise _fail("confirm.factors", f"lists a field twice; got {factors!r}")
+    return Confirm(seeds, tuple(factors))
 
 
 def parse_scheduler(raw) -> Scheduler:
@@ -200,7 +237,8 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
         resources_per_trial=parse_resources(data.get("resources_per_trial", {"cpu": 1, "gpu": 0})),
         metric=metric, mode=mode, time_budget_s=budget,
         max_failures=_int("max_failures", data.get("max_failures", 2)),
-        checkpoint_every=_int("checkpoint_every", data.get("checkpoint_every", 1), 1), source=source)
+        checkpoint_every=_int("checkpoint_every", data.get("checkpoint_every", 1), 1),
+        confirm=parse_confirm(data.get("confirm"), space), source=source)
 
 
 def resolve_spec_path(name_or_path: str) -> str:

@@ -21,7 +21,7 @@ from ray.tune import Callback
 
 from resnet_core.config import FIELDS, make_config
 
-from .results import TAG_KEYS, classify, closing_outcome, sampled_params, tracked_metrics
+from .results import TAG_KEYS, classify, closing_outcome, pick_tags, sampled_params, tracked_metrics
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -36,9 +36,10 @@ def configure_client_retries() -> None:
 class Sender:
     """Applies queued MLflow operations in order, retrying the head one with exponential backoff."""
 
-    def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, ops: list):
+    def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, ops: list,
+                 stage: str | None = None):
         self.client = MlflowClient(tracking_uri)
-        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
+        self.experiment_id, self.parent_run_id, self.stage = experiment_id, parent_run_id, stage
         self.queue: deque = deque(ops)
         self.runs: dict[str, str] = {}        # trial_id -> run_id
         self.stored: dict[str, set] = {}      # run_id -> epochs known to be stored (checked after doubt)
@@ -95,10 +96,10 @@ class Sender:
                 start_ms: int | None = None) -> str:
         if trial_id in self.runs:
             return self.runs[trial_id]
-        found = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.trial_id = '{trial_id}' and tags.`{MLFLOW_PARENT_RUN_ID}` = '{self.parent_run_id}'",
-            max_results=1)
+        query = f"tags.trial_id = '{trial_id}' and tags.`{MLFLOW_PARENT_RUN_ID}` = '{self.parent_run_id}'"
+        if self.stage:  # two Tune runs (search, confirm) under one parent: a trial id is unique within a stage
+            query += f" and tags.stage = '{self.stage}'"
+        found = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1)
         if found:
             run_id = found[0].info.run_id
         elif params is None:
@@ -171,7 +172,8 @@ class MlflowTracker(Callback):
 
     def setup(self, **info) -> None:
         configure_client_retries()
-        self.sender = Sender(self.tracking_uri, self.experiment_id, self.parent_run_id, self.restored_ops)
+        self.sender = Sender(self.tracking_uri, self.experiment_id, self.parent_run_id, self.restored_ops,
+                             self.run_tags.get("stage"))
         self.sender.runs.update(self.runs)
         self.restored_ops = []
 
@@ -180,8 +182,8 @@ class MlflowTracker(Callback):
             params = {**make_config({**self.fixed, **sampled_params(trial.config, FIELDS)}).to_dict(),
                       "trial_id": trial.trial_id}
             # Times are taken now, not when the sender gets to the write: run durations stay true.
-            self.sender.put(("create", trial.trial_id, params, {**self.run_tags, "trial_name": str(trial)},
-                             int(time.time() * 1000)))
+            tags = {**self.run_tags, **pick_tags(trial.config), "trial_name": str(trial)}
+            self.sender.put(("create", trial.trial_id, params, tags, int(time.time() * 1000)))
             self.tags_seen[trial.trial_id] = {}
 
     def on_step_begin(self, iteration, trials, **info) -> None:

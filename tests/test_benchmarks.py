@@ -124,3 +124,13 @@ def test_gpu_packing_quick() -> None:
     assert [int(r["trials at once"]) for r in rows] == [1, 2, 4]
     assert_positive(rows, "wall s", "s per trial", "trials/hour", "peak MiB/trial")
     assert benchlib.number(rows[0]["vs 1 trial"]) == 1.0
+
+
+def test_default_cost_prints_cpu_seconds_per_arm_and_per_stage() -> None:
+    out = run_quick("default_cost.py")
+    arms = benchlib.parse_table(out, "depth", "residual", "cpu_s_per_epoch")
+    assert len(arms) == 4 and "cpu_capability" in out
+    assert_positive(arms, "cpu_s_per_epoch")
+    stages = {r["stage"]: r for r in benchlib.parse_table(out, "stage", "trials", "cpu_s")}
+    per_epoch = sum(benchlib.number(r["cpu_s_per_epoch"]) for r in arms)
+    assert benchlib.number(stages["confirm"]["cpu_s"]) == pytest.approx(2 * 2 * per_epoch, abs=0.05)  # 2 seeds x 2 epochs

@@ -6,8 +6,11 @@ import math
 
 from mlflow import MlflowClient
 
+from types import SimpleNamespace
+
 from resnet_core.outcomes import OUTCOMES
-from sweeps.results import classify, closing_outcome, fill_diverged, sampled_params, tracked_metrics
+from sweeps.finalize import stage_summary
+from sweeps.results import classify, closing_outcome, fill_diverged, pick_tags, sampled_params, tracked_metrics
 from sweeps.tracking import Sender
 
 
@@ -76,3 +79,35 @@ def test_sender_is_idempotent_on_runs_and_epochs(tmp_path) -> None:
     assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "val/acc")] == [1, 2]
     assert runs[0].data.tags["outcome"] == "completed" and runs[0].info.status == "FINISHED"
     assert sender.stats["skipped_duplicates"] == 1 and again.stats["skipped_duplicates"] == 1
+
+
+def test_confirm_trial_config_flattens_its_arm_and_tags_its_pick() -> None:
+    config = {"arm": {"depth": 20, "residual": False, "lr": 0.1, "pick_rule": "pruned", "pick_source": "t1"},
+              "seed": 5}
+    assert sampled_params(config, {"depth", "residual", "lr", "seed"}) == {
+        "depth": 20, "residual": False, "lr": 0.1, "seed": 5}
+    assert pick_tags(config) == {"pick_rule": "pruned", "pick_source": "t1"} and pick_tags({"lr": 0.1}) == {}
+
+
+def _run(stage: str | None, start_ms: int, end_ms: int):
+    tags = {"stage": stage} if stage else {}
+    return SimpleNamespace(data=SimpleNamespace(tags=tags), info=SimpleNamespace(start_time=start_ms, end_time=end_ms))
+
+
+def test_stage_summary_counts_trials_hours_and_boundaries_per_stage() -> None:
+    runs = [_run(None, 0, 3_600_000), _run("search", 1000, 1_801_000), _run("confirm", 7_200_000, 9_000_000)]
+    metrics, tags = stage_summary(runs)
+    assert metrics == {"stage/search/trials": 2, "stage/search/trial_hours": 1.5,
+                       "stage/confirm/trials": 1, "stage/confirm/trial_hours": 0.5}
+    assert tags == {"stage.search.start": "1970-01-01T00:00:00Z", "stage.search.end": "1970-01-01T01:00:00Z",
+                    "stage.confirm.start": "1970-01-01T02:00:00Z", "stage.confirm.end": "1970-01-01T02:30:00Z"}
+
+
+def test_an_interrupted_search_is_not_confirmed() -> None:
+    from sweeps.stages import interrupted
+
+    def grid(terminated: int, errors: int, total: int):
+        """A stand-in for Tune's ResultGrid: its public counts and length."""
+        return type("Grid", (), {"num_terminated": terminated, "num_errors": errors, "__len__": lambda _: total})()
+
+    assert not interrupted(grid(3, 1, 4)) and interrupted(grid(2, 0, 4))

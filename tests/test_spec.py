@@ -53,6 +53,12 @@ BAD = [
     (_with(search_space=None), "search_space: must map at least one config field"),
     (_with(storage="not a url"), "storage: must be an Optuna storage URL"),
     (_with(time_budget_s=-5), "time_budget_s: must be a number of seconds > 0"),
+    (_with(confirm={"seeds": 3, "factors": ["residual"]}), "confirm.factors: 'residual' is not a searched dimension"),
+    (_with(confirm={"seeds": 1, "factors": ["depth"]}), "confirm.seeds: must be an integer >= 2"),
+    (_with(confirm={"seeds": 3, "factors": ["lr"]}), "confirm.factors: 'lr' is loguniform; a factor needs choice"),
+    (_with(confirm={"seeds": 3, "factors": ["depth"], "arms": 2}), "confirm.arms: unknown key"),
+    (_with(confirm={"seeds": 3, "factors": []}), "confirm.factors: must be a non-empty list"),
+    (_with(confirm=[3]), "confirm: must be a mapping with seeds and factors"),
 ]
 
 
@@ -100,9 +106,17 @@ def test_shipped_specs_say_what_the_issue_asks() -> None:
     deg, paper = load_spec("degradation"), load_spec("he2015_cifar10")
     assert deg.train["dataset"] == "digits" and deg.search == "optuna" and deg.scheduler.kind == "asha"
     assert set(deg.search_space["depth"].values) == {20, 56, 110}
+    assert deg.confirm.seeds >= 3 and deg.confirm.factors == ("depth", "residual") and deg.arms == 6
     assert deg.search_space["lr"] == deg.search_space["lr"].__class__("loguniform", (0.01, 0.5))
     assert paper.train["epochs"] == 164 and paper.train["milestones"] == [0.5, 0.75]
     assert paper.total_trials == 5 * 2 * paper.seeds
+
+
+def test_confirm_parses_into_the_frozen_spec() -> None:
+    space = {"depth": {"choice": [8, 14]}, "residual": {"choice": [True, False]}, "lr": {"loguniform": [0.01, 0.5]}}
+    spec = parse_spec(_with(search_space=space, confirm={"seeds": 4, "factors": ["depth", "residual"]}))
+    assert spec.confirm.seeds == 4 and spec.confirm.factors == ("depth", "residual") and spec.arms == 4
+    assert parse_spec(_with()).confirm is None and parse_spec(_with()).arms == 0
 
 
 def test_grid_size_counts_seeds() -> None:

@@ -101,8 +101,10 @@ def test_reproduce_is_exact_on_cpu_and_logged_model_matches(diverge_sweep, tmp_p
         [exp.experiment_id], "tags.sweep_role = 'parent'")[0].data.tags["best_run_id"]
 
 
-def _epochs_reached(uri: str, experiment: str, at_least: int) -> bool:
-    return any(len(epochs_logged(uri, r)) >= at_least for r in runs_of(uri, experiment)[1])
+def _epochs_reached(uri: str, experiment: str, at_least: int, stage: str | None = None) -> bool:
+    """Whether a trial (of `stage`, if given) has logged at_least epochs."""
+    return any(len(epochs_logged(uri, r)) >= at_least for r in runs_of(uri, experiment)[1]
+               if stage is None or r.data.tags.get("stage") == stage)
 
 
 def test_kill_driver_then_resume_keeps_exactly_one_run_per_trial(server, tmp_path) -> None:

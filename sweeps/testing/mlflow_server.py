@@ -82,7 +82,7 @@ def stop(server: MlflowServer, timeout_s: float = 15.0) -> None:
 @contextmanager
 def mlflow_server(workdir: str, backend_store_uri: str | None = None, extra_args: Sequence[str] = (),
                   env: dict[str, str] | None = None, host: str = "127.0.0.1",
-                  timeout_s: float = 90.0) -> Iterator[MlflowServer]:
+                  timeout_s: float = 240.0) -> Iterator[MlflowServer]:
     """Run `mlflow server` in workdir (default store: sqlite there, artifacts in workdir/artifacts); stop on exit."""
     os.makedirs(workdir, exist_ok=True)
     backend = backend_store_uri or f"sqlite:///{os.path.join(os.path.abspath(workdir), 'mlflow.db')}"

@@ -1,0 +1,86 @@
+"""Ray and MLflow glue of a sweep's two stages: the search, then (when the spec asks) the confirm stage.
+
+The confirm stage retrains each arm's picked configuration (`sweeps.arms`, pure) with fresh seeds, to the
+full epoch count, with no scheduler and no searcher, in its own Tune folder `<sweep>/confirm`, under the
+same MLflow parent run. The stage and the plan live in the sweep's state file, so `resume` continues the
+stage that was running: a killed search resumes and then confirms; a killed confirm resumes its own runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mlflow import MlflowClient
+
+from dashboards.load import child_runs
+
+from .arms import RULES, Trial, confirm_seeds, grid_entries, pick_arms
+from .finalize import config_of
+from .runner import Sweep, run_config, tuner_for, write_state
+
+CONFIRM_FOLDER = "confirm"
+
+
+def confirm_path(sweep: Sweep) -> str:
+    """The confirm stage's Tune folder, inside the sweep's folder."""
+    return f"{sweep.path.rstrip('/')}/{CONFIRM_FOLDER}"
+
+
+def search_trials(sweep: Sweep) -> list[Trial]:
+    """The search stage's trials as the arm picker needs them, from their MLflow runs."""
+    client, spec = MlflowClient(sweep.tracking_uri), sweep.spec
+    trials = []
+    for run in child_runs(client, sweep.experiment_id, sweep.parent_run_id):
+        if run.data.tags.get("stage", "search") != "search":
+            continue
+        cfg = config_of(run)
+        trials.append(Trial(run.data.tags.get("trial_id", run.info.run_id),
+                            {name: getattr(cfg, name) for name in spec.search_space}, cfg.seed,
+                            run.data.tags.get("outcome", "unknown"), run.data.metrics.get(spec.metric)))
+    return trials
+
+
+def plan_confirm(sweep: Sweep) -> dict:
+    """Arms (picked configs with their rule) and fresh seeds; kept in the state file and on the parent run."""
+    trials = search_trials(sweep)
+    picks = pick_arms(sweep.spec, trials)
+    plan = {"arms": grid_entries(picks), "seeds": confirm_seeds(sweep.spec, trials), "rules": RULES}
+    MlflowClient(sweep.tracking_uri).log_text(sweep.parent_run_id, json.dumps(plan, indent=1), "confirm_plan.json")
+    return plan
+
+
+def confirm_tuner(sweep: Sweep, restore: bool):
+    """The confirm stage's Tuner: a grid of (arm, seed), or the one restored from its folder."""
+    from ray import tune
+
+    from . import tuning
+
+    spec, path = sweep.spec, confirm_path(sweep)
+    space = {"arm": tune.grid_search(sweep.plan["arms"]), "seed": tune.grid_search(sweep.plan["seeds"])}
+    if restore and tune.Tuner.can_restore(path):
+        return tune.Tuner.restore(path, tuning.tune_trainable(spec), resume_unfinished=True, resume_errored=True,
+                                  param_space=space)
+    # No scheduler and no searcher: every confirm trial trains its full epochs, whatever its early numbers.
+    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=1,
+                                  max_concurrent_trials=spec.max_concurrent_trials, reuse_actors=True)
+    return tune.Tuner(tuning.tune_trainable(spec), param_space=space, tune_config=tune_config,
+                      run_config=run_config(sweep, path, "confirm"))
+
+
+def interrupted(results) -> bool:
+    """Whether Tune stopped on Ctrl-C with trials unfinished (a time budget ends them as terminated)."""
+    return results.num_terminated + results.num_errors < len(results)
+
+
+def fit_stages(sweep: Sweep, restore: bool):
+    """Run (or continue) the stage in the state file and any after it; the last stage's results."""
+    if sweep.stage == "search":
+        results = tuner_for(sweep, restore).fit()
+        if sweep.spec.confirm is None:
+            return results
+        if interrupted(results):  # a stopped search is not a finished one: `resume` finishes it, then confirms
+            print(f"search interrupted: no confirm stage yet; continue with: resnet-sweep resume {sweep.path}")
+            return results
+        sweep.plan, sweep.stage, restore = plan_confirm(sweep), "confirm", False
+        write_state(sweep)  # from here on, resume continues the confirm stage with this very plan
+    return confirm_tuner(sweep, restore).fit()
