@@ -52,7 +52,7 @@ def test_other_seed_gives_other_metrics(tiny: TrainConfig) -> None:
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_checkpoint_resume_equals_straight_run(tiny: TrainConfig, tmp_path, precision: str) -> None:
+def test_checkpoint_resume_equals_straight_run(tiny: TrainConfig, tmp_path, precision: str, bf16_anywhere) -> None:
     cfg = dataclasses.replace(tiny, epochs=4, precision=precision)
     straight = _strip_timing(list(train(cfg)))
     first = Trainer(cfg)
@@ -84,7 +84,7 @@ def test_pickle_payload_checkpoint_is_refused(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("precision", ["bf16"])
-def test_bf16_trains(tiny: TrainConfig, precision: str) -> None:
+def test_bf16_trains(tiny: TrainConfig, precision: str, bf16_anywhere) -> None:
     rows = list(train(dataclasses.replace(tiny, precision=precision, epochs=4)))
     assert rows[-1]["val/acc"] > 0.3
 
