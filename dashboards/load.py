@@ -57,6 +57,7 @@ def trial_row(run) -> dict:
            "status": run.info.status, "outcome": run.data.tags.get("outcome", "running"),
            "hardware": run.data.tags.get("device"), "node_id": run.data.tags.get("node_id"),
            "start_time": run.info.start_time, "end_time": run.info.end_time}
+    row |= {k: run.data.tags.get(k) for k in ("cpu_model", "cpu_capability", "precision_used", "error")}
     # The `lr` metric is the schedule's current value; the `lr` param (the peak) keeps the column.
     row.update({k: v for k, v in run.data.metrics.items() if k not in run.data.params})
     row.update(_typed_params(run.data.params))

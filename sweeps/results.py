@@ -7,6 +7,8 @@ import math
 OUTCOMES = ("completed", "pruned", "diverged", "errored")
 # Strings the trainable reports beside the metrics; the tracker turns them into tags.
 TAG_KEYS = ("device", "node_id", "hostname", "resources")
+# What a trial ran with, also strings from the trainable: its worker's CPU may differ from the driver's.
+INFO_KEYS = ("precision_used", "cpu_model", "cpu_capability")
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
 WORST_MIN = 1e3
 
@@ -37,6 +39,16 @@ def classify(last: dict | None, epochs: int, errored: bool = False) -> str:
     if last and int(last.get("epoch", 0)) >= epochs:
         return "completed"
     return "pruned"
+
+
+def error_line(trace: str | None, limit: int = 500) -> str:
+    """The last 'SomeError: message' line of a trial's error trace (what the user needs), or ''."""
+    lines = [ln.strip() for ln in (trace or "").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if ":" in line and (head.endswith("Error") or head.endswith("Exception")):
+            return line[:limit]
+    return (lines[-1] if lines else "")[:limit]
 
 
 def trial_seed(config: dict) -> int:

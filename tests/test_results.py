@@ -6,7 +6,7 @@ import math
 
 from mlflow import MlflowClient
 
-from sweeps.results import classify, fill_diverged, sampled_params, tracked_metrics
+from sweeps.results import classify, error_line, fill_diverged, sampled_params, tracked_metrics
 from sweeps.tracking import Sender
 
 
@@ -62,3 +62,12 @@ def test_sender_is_idempotent_on_runs_and_epochs(tmp_path) -> None:
     assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "val/acc")] == [1, 2]
     assert runs[0].data.tags["outcome"] == "completed" and runs[0].info.status == "FINISHED"
     assert sender.stats["skipped_duplicates"] == 1 and again.stats["skipped_duplicates"] == 1
+
+
+def test_error_line_is_the_last_exception_line_of_a_trace() -> None:
+    trace = ("Failure # 1 (occurred at 2026-01-01)\nray::ImplicitFunc.train() (pid=1, ip=127.0.0.1)\n"
+             "  File \"train.py\", line 3, in __init__\n    raise ConfigError(msg)\n"
+             "resnet_core.config.ConfigError: precision: bf16 is emulated on this CPU (AVX2)\n\n")
+    assert error_line(trace) == "resnet_core.config.ConfigError: precision: bf16 is emulated on this CPU (AVX2)"
+    assert error_line("no exception here\n") == "no exception here"
+    assert error_line(None) == "" and len(error_line("ValueError: " + "x" * 900)) == 500
