@@ -1,7 +1,8 @@
 """Pure report figures: a DataFrame in, a matplotlib (or plotly) figure out; no I/O, no module state.
 
 Figures are built with `matplotlib.figure.Figure`, not pyplot, so nothing is registered globally and
-no backend is needed until the caller saves them. Frame layouts are those of `dashboards.stats`.
+no backend is needed until the caller saves them. Frame layouts are those of `dashboards.stats`; frames come
+normalised by `dashboards.load` (init filled, residual bool, outcome present), and figures take them as they are.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from dashboards.stats import (
     chosen_rows,
     completed,
     history_to_gradflow,
-    normalise_trials,
     pools_inits,
     with_pooled,
 )
@@ -102,7 +102,7 @@ def degradation_figure(trials: pd.DataFrame) -> Figure:
     final error: nothing is plotted for them, but a cross on the top edge marks each depth where the arm had
     one (at any lr), as in the lr figure, so a gap is explained rather than silent.
     """
-    df = add_error_columns(normalise_trials(trials))
+    df = add_error_columns(trials)
     chosen, everything = chosen_rows(df), with_pooled(df, pools_inits(df))
     panels = ([POOLED] if pools_inits(df) else []) + sorted(df["init"].unique())
     depths = sorted(df["depth"].unique())
@@ -141,11 +141,9 @@ def training_curves_figure(history: pd.DataFrame, init: str | None = None) -> Fi
     """Training error (%) vs epoch, one line per depth, plain (left) and residual (right) sharing the y axis.
 
     Each line is one real run: the one with the best final val/acc in its (depth, residual) arm, over seeds,
-    lrs and inits (or only `init` when given). `history` must carry depth and residual (`with_trial_columns`).
+    lrs and inits (or only `init` when given). Each history row carries its trial's depth, residual and init.
     """
-    df = normalise_trials(history)
-    if init is not None:
-        df = df[df["init"] == init]
+    df = history if init is None else history[history["init"] == init]
     df = add_error_columns(df.sort_values("epoch"))
     runs, colours = _representative_runs(df), _depth_colours(df["depth"])
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -191,7 +189,6 @@ def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: 
     Takes the `probe` frame (depth, residual, init, block, grad_norm) or `history_to_gradflow` output;
     several runs of one (depth, residual, block) are summarised by their median.
     """
-    df = normalise_trials(df)
     inits, colours = sorted(df["init"].unique()), _depth_colours(df["depth"])
     fig = Figure(figsize=(max(5 * len(inits) + 2, 8), 4), layout="constrained")
     axes = fig.subplots(1, len(inits), squeeze=False, sharey=True)[0]
@@ -209,8 +206,7 @@ def gradient_flow_epochs_figure(history: pd.DataFrame) -> Figure:
 
     One legend for the whole figure lists every (depth, network) drawn in any panel.
     """
-    frames = {"first": normalise_trials(history_to_gradflow(history, "first")),
-              "last": normalise_trials(history_to_gradflow(history, "last"))}
+    frames = {"first": history_to_gradflow(history, "first"), "last": history_to_gradflow(history, "last")}
     inits = sorted(set(frames["first"]["init"]) | set(frames["last"]["init"]))
     colours = _depth_colours(frames["first"]["depth"])
     fig = Figure(figsize=(12.5, 4 * len(inits)), layout="constrained")
@@ -231,7 +227,7 @@ def lr_sensitivity_figure(trials: pd.DataFrame) -> Figure:
     Lines are seed means of completed trials, dots the single trials; diverged trials are crosses on the
     bottom edge at their lr, so an lr that blew up is visible rather than silently missing.
     """
-    df = add_error_columns(normalise_trials(trials))
+    df = add_error_columns(trials)
     if "lr" not in df:
         raise ValueError("trials has no lr column; lr sensitivity needs a sweep over lr")
     inits, colours = sorted(df["init"].unique()), _depth_colours(df["depth"])
@@ -272,8 +268,7 @@ def init_depth_heatmap(trials: pd.DataFrame, metric: str = "val/acc") -> Figure:
     A cell is the seed mean of completed trials at the arm's best lr (per init, no pooling); pass
     metric="best/val/acc" for each run's peak instead of its final value. Empty cells read "n/a".
     """
-    df = normalise_trials(trials)
-    df["value_pct"] = 100.0 * df[metric].astype(float)
+    df = trials.assign(value_pct=100.0 * trials[metric].astype(float))
     summary = arm_summary(best_lr_group(completed(df)), "value_pct", df)
     inits, depths = sorted(df["init"].unique()), sorted(df["depth"].unique())
     grids = [summary[summary["residual"] == r].pivot(index="init", columns="depth", values="mean")

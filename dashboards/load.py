@@ -1,25 +1,39 @@
-"""The one place in dashboards that reads MLflow: a sweep's trials (and histories) as tidy DataFrames."""
+"""The one place in dashboards that reads MLflow: a sweep's trials, histories and spec as normalised frames.
+
+Normalising happens here, once: old metric and tag names mapped to the current ones, `init` filled,
+`residual` as bool, `outcome` present, histories joined with their trial's config. Figures and
+statistics take these frames as they are.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 
+import mlflow.artifacts
+import numpy as np
 import pandas as pd
+import yaml
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from resnet_core.config import FIELDS, ConfigError, make_config
 
-HISTORY_KEYS = ("train/error", "train/loss", "train/acc", "val/acc", "val/loss", "lr")
+HISTORY_KEYS = ("train/error", "train/loss", "train/acc", "val/acc", "val/loss", "train/lr")
+# Names that runs logged before every metric was `split/name` and before the hardware tag was renamed.
+OLD_METRICS = {"lr": "train/lr", "diverged": "train/diverged"}
+TRIAL_COLUMNS = ("depth", "residual", "init", "seed", "lr")  # the config a history row is drawn by
 
 
 @dataclass
 class SweepData:
-    """A loaded sweep: the parent run, one row per trial, and (if asked) per-epoch histories."""
+    """A loaded sweep: the parent run, one row per trial, per-epoch histories (if asked) and its spec."""
     parent: object
     trials: pd.DataFrame
     history: pd.DataFrame | None
+    spec_text: str = ""   # spec.yaml as logged on the parent run; "" when absent
+    spec: dict = field(default_factory=dict)  # spec_text parsed; {} when absent or unreadable
 
 
 def find_parent(client: MlflowClient, ref: str):
@@ -51,17 +65,51 @@ def _typed_params(params: dict) -> dict:
     return {**params, **{k: typed[k] for k in known}}
 
 
+def current_name(key: str) -> str:
+    """A metric's current name; older runs logged `lr` and `diverged`."""
+    return OLD_METRICS.get(key, key)
+
+
+def hardware_of(tags: dict) -> str | None:
+    """The hardware a trial trained on: the `hardware` tag, or the `device` tag older runs had."""
+    return tags.get("hardware", tags.get("device"))
+
+
 def trial_row(run) -> dict:
     """One trial: typed params, outcome, the final value of every metric, and best val/acc."""
     row = {"run_id": run.info.run_id, "trial_id": run.data.tags.get("trial_id", run.info.run_id),
            "status": run.info.status, "outcome": run.data.tags.get("outcome", "running"),
-           "hardware": run.data.tags.get("device"), "node_id": run.data.tags.get("node_id"),
+           "hardware": hardware_of(run.data.tags), "node_id": run.data.tags.get("node_id"),
            "start_time": run.info.start_time, "end_time": run.info.end_time}
     row |= {k: run.data.tags.get(k) for k in ("cpu_model", "cpu_capability", "precision_used", "error")}
-    # The `lr` metric is the schedule's current value; the `lr` param (the peak) keeps the column.
-    row.update({k: v for k, v in run.data.metrics.items() if k not in run.data.params})
+    row.update({current_name(k): v for k, v in run.data.metrics.items()})
     row.update(_typed_params(run.data.params))
     return row
+
+
+def _as_bool(value: object) -> bool:
+    """True for True-like values, including MLflow's string params "True"/"true"/"1"."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Copy of trials with `init` filled ("default" when absent), `residual` as bool and `outcome` present."""
+    out = trials.copy()
+    out["init"] = out["init"].fillna("default").astype(str) if "init" in out else "default"
+    if "outcome" not in out:  # a frame without outcomes is taken to hold finished runs only
+        out["outcome"] = "completed"
+    if "residual" in out:
+        out["residual"] = out["residual"].map(_as_bool).astype(bool)
+    return out
+
+
+def join_trial_columns(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """history joined on run_id with the TRIAL_COLUMNS of normalised trials (their values win over history's)."""
+    keep = [c for c in TRIAL_COLUMNS if c in trials]
+    left = history.drop(columns=[c for c in keep if c in history])
+    return left.merge(trials[["run_id", *keep]].drop_duplicates("run_id"), on="run_id", how="left")
 
 
 def history_frame(client: MlflowClient, run_ids: list[str], keys: list[str]) -> pd.DataFrame:
@@ -70,7 +118,7 @@ def history_frame(client: MlflowClient, run_ids: list[str], keys: list[str]) -> 
     for run_id in run_ids:
         for key in keys:
             for m in client.get_metric_history(run_id, key):
-                records.append((run_id, m.step, key, m.value))
+                records.append((run_id, m.step, current_name(key), m.value))
     if not records:
         return pd.DataFrame(columns=["run_id", "epoch"])
     long = pd.DataFrame(records, columns=["run_id", "epoch", "key", "value"])
@@ -84,17 +132,32 @@ def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str) -> 
                               max_results=50_000)
 
 
+def sweep_spec(tracking_uri: str, run_id: str) -> tuple[str, dict]:
+    """The spec.yaml text logged on a parent run and its parsed mapping; ("", {}) when absent or unreadable."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="spec.yaml", dst_path=tmp,
+                                                       tracking_uri=tracking_uri)
+            with open(path) as fh:
+                text = fh.read()
+            spec = yaml.safe_load(text)
+        except (MlflowException, OSError, yaml.YAMLError):  # e.g. a run not made by resnet-sweep: load without it
+            return "", {}
+    return text, spec if isinstance(spec, dict) else {}
+
+
 def load_sweep(ref: str, tracking_uri: str, history: bool = False) -> SweepData:
-    """Load a sweep from MLflow by experiment name, parent run id, or sweep name."""
+    """Load a sweep from MLflow by experiment name, parent run id, or sweep name; frames come normalised."""
     client = MlflowClient(tracking_uri)
     parent = find_parent(client, ref)
     runs = child_runs(client, parent.info.experiment_id, parent.info.run_id)
-    trials = pd.DataFrame([trial_row(r) for r in runs])
+    trials = normalise_trials(pd.DataFrame([trial_row(r) for r in runs]))
     if "best/val/acc" not in trials and len(trials):
         trials["best/val/acc"] = [max((m.value for m in client.get_metric_history(r, "val/acc")), default=float("nan"))
                                   for r in trials["run_id"]]
     hist = None
     if history and len(trials):
-        keys = sorted({k for r in runs for k in r.data.metrics if k in HISTORY_KEYS or k.startswith("grad_norm/block_")})
-        hist = history_frame(client, list(trials["run_id"]), keys)
-    return SweepData(parent, trials, hist)
+        keys = sorted({k for r in runs for k in r.data.metrics
+                       if current_name(k) in HISTORY_KEYS or k.startswith("grad_norm/block_")})
+        hist = join_trial_columns(history_frame(client, list(trials["run_id"]), keys), trials)
+    return SweepData(parent, trials, hist, *sweep_spec(tracking_uri, parent.info.run_id))

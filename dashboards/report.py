@@ -9,22 +9,19 @@ from __future__ import annotations
 import base64
 import html
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow.artifacts
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from dashboards import figures, search_space, stats, verdict
-from dashboards.load import SweepData, load_sweep
+from dashboards.load import SweepData, load_sweep, normalise_trials
 from resnet_core.config import FIELDS
+from resnet_core.outcomes import OUTCOMES
 
 CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}figure{margin:1.5em 0}img{max-width:100%}
@@ -86,13 +83,13 @@ def _curves(inp: Inputs) -> Figure:
     _completed_arms(inp)
     h = inp.history
     _need(h is not None and len(h) > 0 and ({"train/error", "train/acc"} & set(h)), "no per-epoch history logged")
-    return figures.training_curves_figure(stats.with_trial_columns(h, inp.trials))
+    return figures.training_curves_figure(h)
 
 
 def _gradflow(inp: Inputs) -> Figure:
     h = inp.history
     _need(h is not None and len(h) > 0 and bool(stats.block_columns(h)), "no grad_norm/block_<i> history logged")
-    return figures.gradient_flow_epochs_figure(stats.with_trial_columns(h, inp.trials))
+    return figures.gradient_flow_epochs_figure(h)
 
 
 def _lr(inp: Inputs) -> Figure:
@@ -222,8 +219,8 @@ def provenance(parent, trials: pd.DataFrame, devices: dict[str, int]) -> dict[st
     out["cpu"] = _counted(trials, ("cpu_model", "cpu_capability"))
     out["precision used"] = _counted(trials, ("precision_used",))
     out["trial-hours"] = f"{metrics['trial_hours']:.4f}" if "trial_hours" in metrics else "n/a (sweep not closed)"
-    extra = [o for o in counts if o not in stats.OUTCOMES]  # e.g. "running" for a sweep still going
-    outcomes = ", ".join(f"{counts.get(o, 0)} {o}" for o in (*stats.OUTCOMES, *extra))
+    extra = [o for o in counts if o not in OUTCOMES]  # e.g. "running" for a sweep still going
+    outcomes = ", ".join(f"{counts.get(o, 0)} {o}" for o in (*OUTCOMES, *extra))
     return out | {"outcomes": outcomes, "best run": tags.get("best_run_id", "n/a")}
 
 
@@ -238,20 +235,6 @@ def render_html(title: str, sections: list[Section], parts: dict[str, str]) -> s
             "</body></html>")
 
 
-def sweep_spec(tracking_uri: str, run_id: str) -> tuple[str, dict]:
-    """The spec.yaml text logged on the parent run and its parsed mapping; ("", {}) when absent or unreadable."""
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="spec.yaml", dst_path=tmp,
-                                                       tracking_uri=tracking_uri)
-            with open(path) as fh:
-                text = fh.read()
-            spec = yaml.safe_load(text)
-        except (MlflowException, OSError, yaml.YAMLError):  # e.g. a run not made by resnet-sweep: report without it
-            return "", {}
-    return text, spec if isinstance(spec, dict) else {}
-
-
 def _counted(trials: pd.DataFrame, columns: tuple[str, ...]) -> str:
     """'AMD EPYC, AVX2 (4 trials)'-style counts of the trials' values in columns (tags they report)."""
     if not len(trials) or not set(columns) <= set(trials):
@@ -261,7 +244,7 @@ def _counted(trials: pd.DataFrame, columns: tuple[str, ...]) -> str:
 
 
 def trial_devices(trials: pd.DataFrame) -> dict[str, int]:
-    """How many trials ran on each device (the runs' `device` tag, loaded as `hardware`)."""
+    """How many trials ran on each kind of hardware (the runs' `hardware` tag)."""
     names = trials["hardware"].fillna("unknown") if "hardware" in trials else []
     return dict(Counter(names).most_common())
 
@@ -272,9 +255,7 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     out_dir = out_dir or os.path.join("reports", ref)
     os.makedirs(out_dir, exist_ok=True)
     clear_outputs(out_dir)
-    client, parent = MlflowClient(tracking_uri), data.parent
-    (text, spec), params = sweep_spec(tracking_uri, parent.info.run_id), parent.data.params
-    trials = stats.normalise_trials(data.trials) if len(data.trials) else data.trials
+    parent, params, trials, spec = data.parent, data.parent.data.params, data.trials, data.spec
     inp = Inputs(trials, data.history, swept_params(spec, trials), params.get("metric", "val/acc"),
                  params.get("mode", "max"))
     sections, name = write_figures(inp, out_dir), parent.data.tags.get("sweep", ref)
@@ -282,18 +263,18 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     parts = {"intro": html.escape(f"Sweep {name}: {len(trials)} trials on {dataset or 'unknown data'}, "
                                   f"parent run {parent.info.run_id}, report built {time.strftime('%Y-%m-%d %H:%M')}."),
              "verdict": verdict.verdict_section(trials), "parcoords": write_parallel_coordinates(inp, out_dir),
-             "paper": paper_section(trials, dataset), "spec": text or "(no spec.yaml on the parent run)",
-             "provenance": _pairs(provenance(parent, trials, trial_devices(data.trials)))}
+             "paper": paper_section(trials, dataset), "spec": data.spec_text or "(no spec.yaml on the parent run)",
+             "provenance": _pairs(provenance(parent, trials, trial_devices(trials)))}
     path = os.path.join(out_dir, "report.html")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(render_html(f"Does depth need residuals? Sweep report: {name}", sections, parts))
-    client.log_artifacts(parent.info.run_id, out_dir, "report")
+    MlflowClient(tracking_uri).log_artifacts(parent.info.run_id, out_dir, "report")
     return path
 
 
 def probe_report(csv_path: str, out_dir: str) -> str:
     """Render `resnet-sweep probe --out` rows (depth,residual,init,block,grad_norm) as gradient_flow_probe.png."""
-    rows = pd.read_csv(csv_path)
+    rows = normalise_trials(pd.read_csv(csv_path))  # a hand-written CSV may lack init
     missing = {"depth", "residual", "block", "grad_norm"} - set(rows)
     if missing:
         raise ValueError(f"{csv_path}: not a probe CSV, columns {sorted(missing)} missing; "

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from matplotlib.figure import Figure
 
 from dashboards.figures import OKABE_ITO
-from dashboards.stats import LOG_PARAMS, completed, normalise_trials
+from dashboards.stats import LOG_PARAMS, completed
 
 def _distribution(values: pd.Series, name: str):
     """Optuna distribution for one param column: categorical for str/bool/few ints, float (log for LOG_PARAMS)."""
@@ -44,7 +44,7 @@ def param_importance(trials: pd.DataFrame, params: Sequence[str], metric: str, m
 
     if mode not in ("max", "min"):
         raise ValueError(f'mode must be "max" or "min"; got {mode!r}')
-    df = completed(normalise_trials(trials))
+    df = completed(trials)
     missing = [p for p in [*params, metric] if p not in df]
     if missing:
         raise ValueError(f"columns {missing} not in trials; available: {sorted(map(str, df.columns))}")
@@ -99,7 +99,7 @@ def _parcoords_dimension(values: pd.Series, name: str) -> dict:
 
 def parallel_coordinates_html(trials: pd.DataFrame, params: Sequence[str], metric: str) -> go.Figure:
     """Plotly parallel coordinates of completed trials over params, coloured by metric (call .to_html on it)."""
-    df = completed(normalise_trials(trials))
+    df = completed(trials)
     missing = [c for c in [*params, metric] if c not in df]
     if missing:
         raise ValueError(f"columns {missing} not in trials; available: {sorted(map(str, df.columns))}")

@@ -3,6 +3,7 @@
 The verdict table built on them is in `dashboards.verdict`; param importance in `dashboards.search_space`.
 
 Every function takes DataFrames (or arrays) and returns new ones; nothing reads MLflow or keeps state.
+Trial frames come normalised by `dashboards.load` (init filled, residual bool, outcome present).
 Accuracies and errors in the input frames are fractions in [0, 1]; outputs in percent say so (`_pct`, `_pp`).
 """
 
@@ -15,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from resnet_core.outcomes import OUTCOMES
+
 ARM_KEYS = ("depth", "residual", "init")  # one "arm" = one network configuration, repeated over seeds (and lrs)
-OUTCOMES = ("completed", "pruned", "diverged", "errored")
 MEASURED = ("completed", "pruned")  # outcomes whose final values are real measurements (pruned: where ASHA stopped it)
 POOLED = "all"  # init label of a pooled arm: every init, at the best (init, lr) of its (depth, residual)
 LOG_PARAMS = ("lr", "weight_decay")  # swept on a log grid, so importance and plots use log scale
@@ -30,24 +32,6 @@ PAPER_PLAIN_NOTE = (
     "He et al. 2015 give plain-net errors only graphically (Fig. 6 left): plain-56 has higher training and "
     "test error than plain-20, the degradation problem; no plain numbers appear in Table 6."
 )
-
-
-def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """Copy of trials with `init` filled ("default" when absent), `residual` as bool and `outcome` present."""
-    out = trials.copy()
-    out["init"] = out["init"].fillna("default").astype(str) if "init" in out else "default"
-    if "outcome" not in out:  # a frame without outcomes is taken to hold finished runs only
-        out["outcome"] = "completed"
-    if "residual" in out:
-        out["residual"] = out["residual"].map(_as_bool).astype(bool)
-    return out
-
-
-def _as_bool(value: object) -> bool:
-    """True for True-like values, including MLflow's string params "True"/"true"/"1"."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    return str(value).strip().lower() in ("true", "1", "yes")
 
 
 def completed(trials: pd.DataFrame) -> pd.DataFrame:
@@ -192,7 +176,7 @@ def compare_to_paper(trials: pd.DataFrame) -> pd.DataFrame:
     The lr is chosen on val/acc, never on test; the paper trains 164 epochs, so shorter sweeps read higher.
     Paper numbers exist for residual arms only; measured columns are NaN when `test/acc` is absent.
     """
-    df = add_error_columns(normalise_trials(trials))
+    df = add_error_columns(trials)
     summary = arm_summary(best_lr_group(completed(df)), "test_err_pct", df)
     summary = summary.rename(columns={"mean": "test_error_pct", "lo": "test_error_lo", "hi": "test_error_hi"})
     paper = paper_table6()[["depth", "test_error_pct"]].rename(columns={"test_error_pct": "paper_test_error_pct"})
@@ -200,17 +184,6 @@ def compare_to_paper(trials: pd.DataFrame) -> pd.DataFrame:
     out.loc[~out["residual"], "paper_test_error_pct"] = np.nan
     out["diff_pp"] = out["test_error_pct"] - out["paper_test_error_pct"]
     return out
-
-
-def with_trial_columns(
-    history: pd.DataFrame, trials: pd.DataFrame, cols: Sequence[str] = ("depth", "residual", "init", "seed", "lr")
-) -> pd.DataFrame:
-    """history joined on run_id with the trial columns cols (those present); init filled as in normalise_trials."""
-    keep = [c for c in cols if c in trials]
-    left = history.drop(columns=[c for c in keep if c in history])
-    merged = left.merge(trials[["run_id", *keep]].drop_duplicates("run_id"), on="run_id", how="left")
-    merged["init"] = merged["init"].fillna("default").astype(str) if "init" in merged else "default"
-    return merged
 
 
 def block_columns(history: pd.DataFrame) -> dict[str, int]:
@@ -232,5 +205,4 @@ def history_to_gradflow(history: pd.DataFrame, which: str = "first") -> pd.DataF
     long = picked.melt(id_vars=ids, value_vars=list(blocks), var_name="block", value_name="grad_norm")
     long["block"] = long["block"].map(blocks)
     long = long.dropna(subset=["grad_norm"])  # shallower nets have no value in the deeper nets' block columns
-    long["init"] = long["init"].fillna("default").astype(str) if "init" in long else "default"
     return long.sort_values(["run_id", "block"]).reset_index(drop=True)

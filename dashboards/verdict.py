@@ -12,18 +12,17 @@ import pandas as pd
 
 from dashboards.stats import (
     ARM_KEYS,
-    OUTCOMES,
     POOLED,
     add_error_columns,
     chosen_rows,
     column_or_nan,
     finite,
-    normalise_trials,
     outcome_counts,
     pools_inits,
     welch,
     with_pooled,
 )
+from resnet_core.outcomes import OUTCOMES
 
 VERDICT_NOTE = (
     'Residual minus plain at each depth: first pooled over inits (init "all": each arm at its best init and lr by '
@@ -88,7 +87,7 @@ def verdict_table(trials: pd.DataFrame) -> pd.DataFrame:
     value it had when ASHA stopped it, and the pick columns say so. Outcome counts cover every trial of the
     arm at every lr (and init, pooled), so diverged and errored runs stay visible. No pooled rows with one init.
     """
-    df = add_error_columns(normalise_trials(trials))
+    df = add_error_columns(trials)
     chosen, everything = chosen_rows(df), with_pooled(df, pools_inits(df))
     counts = outcome_counts(everything).set_index(list(ARM_KEYS))
     keys = sorted(set(zip(everything["depth"], everything["init"])), key=lambda k: (k[1] != POOLED, k))

@@ -112,7 +112,7 @@ class Trainer:
             sums += torch.stack([loss.detach() * len(y), (out.argmax(1) == y).sum()])
             self.step += 1
         loss_sum, correct = sums.tolist()
-        return {"train/loss": loss_sum / n, "train/acc": correct / n, "lr": lr,
+        return {"train/loss": loss_sum / n, "train/acc": correct / n, "train/lr": lr,
                 **grad_norm_metrics((gsum / self.steps_per_epoch).tolist())}
 
     @torch.inference_mode()
@@ -146,7 +146,7 @@ class Trainer:
         metrics["throughput/img_per_s"] = len(self.data.train.y) / train_s
         if self.diverged:
             metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
-            metrics["diverged"] = 1
+            metrics["train/diverged"] = 1
         return metrics
 
     def __iter__(self) -> Iterator[dict[str, float]]:

@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 
+from resnet_core.outcomes import OUTCOMES
+
 
 def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
     from rich.console import Console
 
     out = Console()
-    counts = ", ".join(f"{summary[o]} {o}" for o in ("completed", "pruned", "diverged", "errored"))
+    counts = ", ".join(f"{summary[o]} {o}" for o in OUTCOMES)
     out.print(f"[bold]sweep {experiment}[/bold]: {summary['trials']} trials ({counts}), "
               f"{summary['trial_hours']:.3f} trial-hours")
     if summary["best_run_id"]:

@@ -15,7 +15,7 @@ console = Console(stderr=False, highlight=False)
 
 
 def _fmt(metrics: dict) -> str:
-    keys = ("train/loss", "train/error", "val/acc", "lr", "throughput/img_per_s")
+    keys = ("train/loss", "train/error", "val/acc", "train/lr", "throughput/img_per_s")
     return "  ".join(f"{k} {metrics[k]:.4g}" for k in keys if k in metrics)
 
 
@@ -39,13 +39,13 @@ def train_with_progress(cfg: TrainConfig, save: str | None = None) -> int:
     table = Table(title=f"ResNet-{cfg.depth} {'residual' if cfg.residual else 'plain'} on {cfg.dataset}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("epoch", "train/loss", "train/error", "val/acc", "test/acc", "diverged"):
+    for key in ("epoch", "train/loss", "train/error", "val/acc", "test/acc", "train/diverged"):
         if key in last:
             table.add_row(key, f"{last[key]:.4f}" if isinstance(last[key], float) else str(last[key]))
     table.add_row("precision used", trainer.precision)  # what `auto` resolved to on this machine
     table.add_row("wall time (s)", f"{wall:.1f}")
     console.print(table)
-    if last.get("diverged"):
+    if last.get("train/diverged"):
         console.print(f"[red]diverged at epoch {last['epoch']}[/red] (non-finite loss); try a lower --lr")
         return 1
     return 0

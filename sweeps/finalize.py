@@ -12,9 +12,8 @@ from mlflow import MlflowClient
 from dashboards.load import child_runs
 from resnet_core.config import FIELDS, TrainConfig, make_config
 from resnet_core.data import SHAPES
+from resnet_core.outcomes import OUTCOMES
 from resnet_core.train import load_checkpoint
-
-from .results import OUTCOMES
 
 
 def pick_best(runs: list, metric: str, mode: str):

@@ -49,7 +49,7 @@ def cpu_tags() -> dict[str, str]:
 
 
 def provenance_tags() -> dict[str, str]:
-    """Tags for every run: git commit and versions (the device is tagged per trial)."""
+    """Tags for every run: git commit and versions (the hardware is tagged per trial)."""
     tags = {"git_commit": git_commit(), "host_platform": platform.platform()}
     tags.update({f"version.{k}": v for k, v in versions().items()})
     return tags

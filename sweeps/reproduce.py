@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 from rich.console import Console
 from rich.table import Table
 
+from dashboards.load import current_name, find_parent, hardware_of
 from resnet_core.config import ConfigError
 from resnet_core.train import Trainer, load_checkpoint
 
@@ -21,7 +22,6 @@ SKIP = ("time/", "throughput/")  # wall-clock numbers differ by nature
 
 def resolve_run(client: MlflowClient, target: str):
     """A trial run by id, or the best completed trial of a sweep named by experiment, sweep or parent run."""
-    from dashboards.load import find_parent
 
     try:
         run = client.get_run(target)
@@ -43,7 +43,7 @@ def logged_history(client: MlflowClient, run) -> dict[int, dict[str, float]]:
     for key in run.data.metrics:
         if not key.startswith(SKIP):
             for m in client.get_metric_history(run.info.run_id, key):
-                out.setdefault(m.step, {})[key] = m.value
+                out.setdefault(m.step, {})[current_name(key)] = m.value
     return out
 
 
@@ -76,7 +76,7 @@ def reproduce(target: str, tracking_uri: str, device: str, tolerance: float | No
     torch.set_num_threads(int(run.data.tags.get("torch_threads", torch.get_num_threads())))
     logged = logged_history(client, run)
     last_epoch = max(logged, default=cfg.epochs)
-    same_kind = run.data.tags.get("device", "cpu").startswith("cpu") == (device == "cpu")
+    same_kind = (hardware_of(run.data.tags) or "cpu").startswith("cpu") == (device == "cpu")
     tol = tolerance if tolerance is not None else (0.0 if same_kind and device == "cpu" else 0.02)
     reproduced: dict[int, dict] = {}
     mlflow.set_tracking_uri(tracking_uri)

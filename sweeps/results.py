@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-
-OUTCOMES = ("completed", "pruned", "diverged", "errored")
 # Strings the trainable reports beside the metrics; the tracker turns them into tags.
-TAG_KEYS = ("device", "node_id", "hostname", "resources")
+TAG_KEYS = ("hardware", "node_id", "hostname", "resources")
 # What a trial ran with, also strings from the trainable: its worker's CPU may differ from the driver's.
 INFO_KEYS = ("precision_used", "cpu_model", "cpu_capability")
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
@@ -14,10 +12,10 @@ WORST_MIN = 1e3
 
 
 def tracked_metrics(result: dict) -> dict[str, float]:
-    """Our metrics from a Tune result: `split/name` keys plus epoch, lr and diverged; no Tune bookkeeping."""
+    """Our metrics from a Tune result: the epoch and every `split/name` key; no Tune bookkeeping."""
     out = {}
     for key, value in result.items():
-        if (key in ("epoch", "lr", "diverged") or "/" in key) and isinstance(value, (int, float)) \
+        if (key == "epoch" or "/" in key) and isinstance(value, (int, float)) \
                 and not isinstance(value, bool) and math.isfinite(value):
             out[key] = float(value)
     return out
@@ -25,7 +23,7 @@ def tracked_metrics(result: dict) -> dict[str, float]:
 
 def fill_diverged(metrics: dict, metric: str, mode: str) -> dict:
     """Give a diverged trial's final report a bad but finite value for the searched metric (never NaN)."""
-    if metrics.get("diverged") and metric not in metrics:
+    if metrics.get("train/diverged") and metric not in metrics:
         metrics = {**metrics, metric: 0.0 if mode == "max" else WORST_MIN}
     return metrics
 
@@ -34,7 +32,7 @@ def classify(last: dict | None, epochs: int, errored: bool = False) -> str:
     """completed, pruned (stopped early by the scheduler or the time budget), diverged or errored."""
     if errored:
         return "errored"
-    if last and last.get("diverged"):
+    if last and last.get("train/diverged"):
         return "diverged"
     if last and int(last.get("epoch", 0)) >= epochs:
         return "completed"

@@ -74,7 +74,7 @@ def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[st
     tags = {**provenance_tags(), "sweep": spec.name, "sweep_role": "parent", "tune_path": folder}
     run = client.create_run(experiment_id, tags=tags, run_name=os.path.basename(folder))
     params = {"search": spec.search, "scheduler": spec.scheduler.kind, "num_samples": spec.num_samples,
-              "seeds": spec.seeds, "metric": spec.metric, "mode": spec.mode, "seed": spec.seed,
+              "seeds": spec.seeds, "metric": spec.metric, "mode": spec.mode, "search_seed": spec.seed,
               "max_concurrent_trials": spec.max_concurrent_trials, "total_trials": spec.total_trials,
               "resources_per_trial": json.dumps(spec.resources_per_trial)}
     for key, value in params.items():

@@ -30,11 +30,11 @@ def trainable(config: dict, spec: SweepSpec) -> None:
     trainer = Trainer(cfg, state)
     context = ray.get_runtime_context()
     assigned = ",".join(f"{k}={v:g}" for k, v in sorted(context.get_assigned_resources().items()))
-    where = {"device": device_name(str(trainer.device)), "node_id": context.get_node_id(), "resources": assigned,
+    where = {"hardware": device_name(str(trainer.device)), "node_id": context.get_node_id(), "resources": assigned,
              "precision_used": trainer.precision, **cpu_tags()}
     for metrics in trainer:
         metrics = {**fill_diverged(metrics, spec.metric, spec.mode), **where}
-        last = metrics["epoch"] == cfg.epochs or metrics.get("diverged")
+        last = metrics["epoch"] == cfg.epochs or metrics.get("train/diverged")
         if metrics["epoch"] % spec.checkpoint_every and not last:
             tune.report(metrics)
             continue

@@ -45,7 +45,7 @@ def make_history(trials: pd.DataFrame, epochs: int = 4) -> pd.DataFrame:
         n_blocks = t.depth // 10 + 2  # stem + stages + head; varies with depth like the real logger
         for epoch in range(1, epochs + 1):
             row = {"run_id": t.run_id, "epoch": epoch, "train/error": 0.9 / epoch, "train/loss": 2.0 / epoch,
-                   "val/acc": 0.5 + 0.1 * epoch + (0.01 if t.residual else 0.0), "lr": 0.1}
+                   "val/acc": 0.5 + 0.1 * epoch + (0.01 if t.residual else 0.0), "train/lr": 0.1}
             decay = 1.0 if t.residual else 0.5  # plain nets' gradients vanish towards the stem
             row |= {f"grad_norm/block_{b}": decay ** (n_blocks - b) * epoch for b in range(n_blocks)}
             rows.append(row)

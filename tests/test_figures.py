@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from sweep_frames import DEPTHS, INITS, SEEDS, make_history, make_probe, make_trials, train_error, trial
 
 from dashboards import figures, search_space, stats, verdict
+from dashboards.load import join_trial_columns, normalise_trials
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def trials() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def history(trials: pd.DataFrame) -> pd.DataFrame:
-    return stats.with_trial_columns(make_history(trials), trials)
+    return join_trial_columns(make_history(trials), trials)
 
 
 def _labelled(ax) -> bool:
@@ -83,7 +84,7 @@ def test_degradation_figure_draws_pruned_only_arm_hollow():
 
 def test_degradation_figure_edge_cases():
     one = pd.DataFrame([trial(56, r, "x", 0) for r in (False, True)]).drop(columns=["init", "test/acc"])
-    fig = figures.degradation_figure(one)  # one depth, one seed, no init, no test/acc
+    fig = figures.degradation_figure(normalise_trials(one))  # one depth, one seed, no init, no test/acc
     assert len(fig.axes) == 2 and fig.axes[0].get_title() == "init: default"
     assert all(len(ax.lines) == 2 for ax in fig.axes)
 
@@ -92,7 +93,7 @@ def test_minimal_sweep_through_every_trials_function():
     """One depth, one seed per arm, no init or test/acc column, and a second depth whose plain arm diverged."""
     rows = [trial(56, r, "x", 0) for r in (False, True)]
     rows += [trial(110, False, "x", 0, outcome="diverged"), trial(110, True, "x", 0)]
-    minimal = pd.DataFrame(rows).drop(columns=["init", "test/acc"])
+    minimal = normalise_trials(pd.DataFrame(rows).drop(columns=["init", "test/acc"]))  # as load_sweep returns it
     table = verdict.verdict_table(minimal)
     assert table["train_err_p"].isna().all() and table["val_acc_diff_lo"].isna().all()
     assert table.set_index("depth").loc[110, "plain_diverged"] == 1

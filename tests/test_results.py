@@ -6,30 +6,34 @@ import math
 
 from mlflow import MlflowClient
 
+from resnet_core.outcomes import OUTCOMES
 from sweeps.results import classify, error_line, fill_diverged, sampled_params, tracked_metrics
 from sweeps.tracking import Sender
 
 
 def test_tracked_metrics_drop_tune_bookkeeping_and_strings() -> None:
-    result = {"epoch": 3, "train/loss": 0.5, "val/acc": 0.9, "lr": 0.01, "training_iteration": 3,
-              "time_total_s": 1.0, "done": False, "trial_id": "abc", "config": {"lr": 0.1},
-              "device": "cpu", "grad_norm/block_0": 1.5, "bad/nan": math.nan}
-    assert tracked_metrics(result) == {"epoch": 3.0, "train/loss": 0.5, "val/acc": 0.9, "lr": 0.01,
-                                       "grad_norm/block_0": 1.5}
+    result = {"epoch": 3, "train/loss": 0.5, "val/acc": 0.9, "train/lr": 0.01, "training_iteration": 3,
+              "time_total_s": 1.0, "done": False, "trial_id": "abc", "config": {"lr": 0.1}, "lr": 0.1,
+              "hardware": "cpu", "grad_norm/block_0": 1.5, "bad/nan": math.nan, "train/diverged": 1}
+    assert tracked_metrics(result) == {"epoch": 3.0, "train/loss": 0.5, "val/acc": 0.9, "train/lr": 0.01,
+                                       "grad_norm/block_0": 1.5, "train/diverged": 1.0}
 
 
 def test_diverged_gets_a_bad_finite_value() -> None:
-    assert fill_diverged({"epoch": 1, "diverged": 1}, "val/acc", "max")["val/acc"] == 0.0
-    assert fill_diverged({"epoch": 1, "diverged": 1}, "val/loss", "min")["val/loss"] == 1e3
+    assert fill_diverged({"epoch": 1, "train/diverged": 1}, "val/acc", "max")["val/acc"] == 0.0
+    assert fill_diverged({"epoch": 1, "train/diverged": 1}, "val/loss", "min")["val/loss"] == 1e3
     assert fill_diverged({"epoch": 1, "val/acc": 0.1}, "val/acc", "max") == {"epoch": 1, "val/acc": 0.1}
 
 
 def test_classify_outcomes() -> None:
     assert classify({"epoch": 10}, 10) == "completed"
     assert classify({"epoch": 4}, 10) == "pruned"
-    assert classify({"epoch": 2, "diverged": 1}, 10) == "diverged"
+    assert classify({"epoch": 2, "train/diverged": 1}, 10) == "diverged"
     assert classify({"epoch": 10}, 10, errored=True) == "errored"
     assert classify(None, 10) == "pruned"
+    every = {classify(last, 10, errored) for last in (None, {"epoch": 10}, {"epoch": 2, "train/diverged": 1})
+             for errored in (False, True)}
+    assert every == set(OUTCOMES)  # the one list the tracker, finalize and the reports count by
 
 
 def test_sampled_params_take_the_seed_from_the_repeater_or_grid() -> None:

@@ -9,6 +9,7 @@ from scipy import stats as scipy_stats
 from sweep_frames import DEPTHS, INITS, SEEDS, make_history, make_trials, pooled_frame, train_error
 
 from dashboards import search_space, stats, verdict
+from dashboards.load import join_trial_columns, normalise_trials
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_verdict_table_hand_computed():
             for r, errs, accs in ((False, (0.10, 0.12), (0.80, 0.82)), (True, (0.05, 0.07), (0.90, 0.88)))
             for s, (e, a) in enumerate(zip(errs, accs))]
     rows.append({"run_id": "div", "depth": 20, "residual": False, "seed": 9, "outcome": "diverged"})
-    table = verdict.verdict_table(pd.DataFrame(rows))  # no init column: a single "default" init
+    table = verdict.verdict_table(normalise_trials(pd.DataFrame(rows)))  # no init column: a single "default" init
     row = table.iloc[0]
     assert row["init"] == "default" and (row["n_plain"], row["n_residual"]) == (2, 2)
     assert row["train_err_diff_pp"] == pytest.approx(6.0 - 11.0)
@@ -47,7 +48,7 @@ def test_verdict_table_hand_computed():
 def test_verdict_table_one_seed_has_no_interval_or_p():
     rows = [{"run_id": str(r), "depth": 56, "residual": r, "outcome": "completed", "train/error": e, "val/acc": 0.9}
             for r, e in ((False, 0.2), (True, 0.1))]
-    row = verdict.verdict_table(pd.DataFrame(rows)).iloc[0]
+    row = verdict.verdict_table(normalise_trials(pd.DataFrame(rows))).iloc[0]
     assert row["train_err_diff_pp"] == pytest.approx(-10.0)
     assert np.isnan(row["train_err_p"]) and np.isnan(row["train_err_diff_lo"]) and np.isnan(row["val_acc_p"])
 
@@ -108,11 +109,11 @@ def test_paper_table6_and_compare(trials):
     assert no_test["test_error_pct"].isna().all() and set(no_test["depth"]) == set(DEPTHS)
 
 
-def test_with_trial_columns_and_gradflow(trials):
-    hist = stats.with_trial_columns(make_history(trials).assign(depth=-1), trials.drop(columns="init"))
+def test_trial_columns_and_gradflow(trials):
+    hist = join_trial_columns(make_history(trials).assign(depth=-1), normalise_trials(trials.drop(columns="init")))
     assert (hist["depth"] >= 20).all() and (hist["init"] == "default").all()
-    first = stats.history_to_gradflow(stats.with_trial_columns(make_history(trials), trials), "first")
-    last = stats.history_to_gradflow(stats.with_trial_columns(make_history(trials), trials), "last")
+    first = stats.history_to_gradflow(join_trial_columns(make_history(trials), trials), "first")
+    last = stats.history_to_gradflow(join_trial_columns(make_history(trials), trials), "last")
     assert set(first["epoch"]) == {1} and set(last["epoch"]) == {4}
     blocks = first.groupby("depth")["block"].max().to_dict()
     assert blocks == {d: d // 10 + 1 for d in DEPTHS}  # no NaN blocks borrowed from deeper nets

@@ -57,13 +57,16 @@ def test_smoke_sweep_lands_in_mlflow_complete(smoke_sweep_http) -> None:
         assert set(FIELDS) | {"trial_id"} <= set(run.data.params)
         assert run.data.tags["outcome"] == "completed" and run.info.status == "FINISHED"
         assert {"version.torch", "version.ray", "version.mlflow", "version.optuna", "version.python",
-                "git_commit", "device", "cpu_model", "cpu_capability"} <= set(run.data.tags)
+                "git_commit", "hardware", "node_id", "cpu_model", "cpu_capability"} <= set(run.data.tags)
+        assert "device" not in run.data.tags  # the hardware tag no longer shadows the `device` config field
         assert run.data.tags["precision_used"] == "fp32"
+        assert {"train/lr", "train/loss", "val/acc"} <= set(run.data.metrics) and "lr" not in run.data.metrics
         assert epochs_logged(smoke_sweep_http.tracking_uri, run) == [1, 2]
         history = MlflowClient(smoke_sweep_http.tracking_uri).get_metric_history(run.info.run_id, "val/acc")
         assert sorted(m.step for m in history) == [1, 2]
         assert not {"training_iteration", "time_total_s", "done"} & set(run.data.metrics)  # no Tune bookkeeping
     assert parents[0].data.metrics["trials/completed"] == 4
+    assert parents[0].data.params["search_seed"] == "0" and "seed" not in parents[0].data.params
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +89,7 @@ def test_diverged_trial_is_tagged_and_the_other_completes(diverge_sweep) -> None
     by_lr = {float(r.data.params["lr"]): r for r in children}
     assert by_lr[1000.0].data.tags["outcome"] == "diverged"
     assert by_lr[0.05].data.tags["outcome"] == "completed"
-    assert by_lr[1000.0].data.metrics["diverged"] == 1
+    assert by_lr[1000.0].data.metrics["train/diverged"] == 1
     assert epochs_logged(diverge_sweep, by_lr[0.05]) == [1, 2, 3]
     assert all(r.info.status != "RUNNING" for r in parents + children)
     parent = parents[0]

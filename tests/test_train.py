@@ -10,7 +10,7 @@ import torch
 
 from resnet_core import CheckpointError, TrainConfig, Trainer, load_checkpoint, save_checkpoint, train
 
-EPOCH_KEYS = {"epoch", "train/loss", "train/acc", "train/error", "val/loss", "val/acc", "lr", "time/epoch_s",
+EPOCH_KEYS = {"epoch", "train/loss", "train/acc", "train/error", "val/loss", "val/acc", "train/lr", "time/epoch_s",
               "throughput/img_per_s", "grad_norm/ratio_first_last"}
 TIMING_KEYS = ("time/epoch_s", "throughput/img_per_s")
 
@@ -68,7 +68,7 @@ def test_divergence_ends_cleanly() -> None:
     cfg = TrainConfig(dataset="synthetic", depth=8, epochs=5, lr=1e3, device="cpu", schedule="constant")
     rows = list(train(cfg))
     last = rows[-1]
-    assert last["diverged"] == 1 and last["epoch"] == len(rows) < 5
+    assert last["train/diverged"] == 1 and last["epoch"] == len(rows) < 5
     assert all(math.isfinite(v) for v in last.values())
 
 
