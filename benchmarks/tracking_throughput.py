@@ -27,10 +27,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the PostgreSQL and MLflow server helpers of the cluster tests
+sys.path.insert(0, str(ROOT))  # resnet_core and sweeps without an install
 
-from cluster import AuthMlflow, as_user, postgres_database  # noqa: E402
-from mlflow_server import mlflow_server  # noqa: E402
+from sweeps.testing.mlflow_auth import AuthMlflow, as_user  # noqa: E402
+from sweeps.testing.mlflow_server import mlflow_server  # noqa: E402
+from sweeps.testing.postgres import postgres_database  # noqa: E402
 
 ROWS: list[tuple[str, str, str]] = []
 METRICS_PER_EPOCH = 60  # a ResNet-56 epoch: losses, accuracies, lr and one gradient norm per block

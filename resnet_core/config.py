@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
+import io
 import math
+import re
+import tokenize
 import typing
 from dataclasses import dataclass
 
@@ -15,8 +20,13 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
 PRECISIONS = ("fp32", "bf16", "auto")
 DEVICES = ("auto", "cpu", "cuda")
-# Kept here (not imported from inits) so that validation needs no torch import.
+# inits imports this module (for ConfigError), so the names are listed here, not imported from it;
+# tests/test_imports.py checks that they equal INITS.
 INIT_NAMES = ("kaiming", "xavier", "orthogonal", "delta_orthogonal", "fixup", "zero_gamma", "default")
+
+# The fields that take one of a few named values, and those values.
+CHOICES = {"dataset": DATASETS, "shortcut": SHORTCUTS, "block": BLOCKS, "norm": NORMS, "init": INIT_NAMES,
+           "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "precision": PRECISIONS, "device": DEVICES}
 
 
 class ConfigError(ValueError):
@@ -95,14 +105,8 @@ def validate(cfg: TrainConfig) -> None:
     """Check every field; the first bad one raises ConfigError naming it."""
     _choice("dataset", cfg.dataset, DATASETS)
     check_depth(cfg.depth)
-    _choice("shortcut", cfg.shortcut, SHORTCUTS)
-    _choice("block", cfg.block, BLOCKS)
-    _choice("norm", cfg.norm, NORMS)
-    _choice("init", cfg.init, INIT_NAMES)
-    _choice("optimizer", cfg.optimizer, OPTIMIZERS)
-    _choice("schedule", cfg.schedule, SCHEDULES)
-    _choice("precision", cfg.precision, PRECISIONS)
-    _choice("device", cfg.device, DEVICES)
+    for name, allowed in CHOICES.items():
+        _choice(name, getattr(cfg, name), allowed)
     if cfg.init == "fixup" and cfg.norm != "none":
         raise ConfigError("init 'fixup' needs norm 'none' (Fixup replaces normalization); got norm 'bn'")
     if cfg.init == "fixup" and cfg.block != "post":
@@ -157,6 +161,18 @@ def _coerce(name: str, value):
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a list of numbers; got {value!r}") from None
     return str(value)
+
+
+@functools.cache
+def field_help() -> dict[str, str]:
+    """Each TrainConfig field's trailing source comment, the one home of its description (CLI help reads it)."""
+    helps = {}
+    source = inspect.getsource(TrainConfig)
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        name = re.match(r"\s+(\w+)\s*:", tok.line) if tok.type == tokenize.COMMENT else None
+        if name and name.group(1) in FIELDS:  # a trailing comment on a field's line, not a section header
+            helps[name.group(1)] = tok.string.lstrip("#").strip()
+    return helps
 
 
 def make_config(values: dict | None = None, **overrides) -> TrainConfig:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .config import ConfigError
+from .model import BasicBlock
 
 RELU_GAIN = math.sqrt(2.0)
 
@@ -75,8 +76,6 @@ def delta_orthogonal(model: nn.Module) -> None:
 @torch.no_grad()
 def fixup(model: nn.Module) -> None:
     """Zhang et al. 2019: branch-final convs and the classifier zero, other branch convs x L^(-1/2)."""
-    from .model import BasicBlock
-
     blocks = _modules(model, BasicBlock)
     kaiming(model)
     # With m = 2 layers per branch the rescale is L^(-1/(2m-2)) = L^(-1/2) for L residual branches.
@@ -92,8 +91,6 @@ def fixup(model: nn.Module) -> None:
 @torch.no_grad()
 def zero_gamma(model: nn.Module) -> None:
     """Goyal et al. 2017: kaiming, then the last BN gamma of each block zero, so each branch starts as 0."""
-    from .model import BasicBlock
-
     kaiming(model)
     for b in _modules(model, BasicBlock):
         nn.init.zeros_(b.bn2.weight)

@@ -113,15 +113,6 @@ class ResNet(nn.Module):
         return [list(self.stem.parameters()), *(list(b.parameters()) for b in self.blocks), head]
 
 
-def build_model(cfg: TrainConfig, in_channels: int = 3, num_classes: int = 10) -> ResNet:
-    """The network for cfg, with its init applied (seed the RNG first for reproducible weights)."""
-    from .inits import apply_init
-
-    model = ResNet(cfg, in_channels, num_classes)
-    apply_init(model, cfg.init)
-    return model
-
-
 def count_params(model: nn.Module) -> int:
     """Trainable parameter count."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .build import build_model
 from .config import TrainConfig
 from .data import load_data, normalize
 from .diagnostics import BlockGradNorms, ratio_first_last
-from .model import build_model
 
 
 def probe_one(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> list[float]:

@@ -12,11 +12,11 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from .build import build_model
 from .config import TrainConfig
 from .data import DataSet, Split, augment, load_data, normalize
 from .diagnostics import BlockGradNorms, grad_norm_metrics
 from .hardware import precision_for
-from .model import build_model
 from .schedules import lr_at
 
 

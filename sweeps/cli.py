@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import typing
 
-from resnet_core.config import FIELDS, ConfigError, TrainConfig, make_config
+from resnet_core.config import CHOICES, FIELDS, ConfigError, TrainConfig, field_help, make_config
 
 
 class UserError(Exception):
@@ -20,15 +21,24 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _flag_help(f: dataclasses.Field) -> str:
+    """The field's comment in TrainConfig, its allowed values unless the comment names them all, its default."""
+    text, choices = field_help()[f.name], CHOICES.get(f.name, ())
+    if any(not re.search(rf"\b{c}\b", text) for c in choices):
+        text += f" (one of {', '.join(choices)})"
+    default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+    return f"{text}; default {default}".replace("%", "%%")  # argparse %-formats help
+
+
 def _config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, named after it (--batch-size for batch_size)."""
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
+        flag, help_text = "--" + f.name.replace("_", "-"), _flag_help(f)
         if hints[f.name] is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            p.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper())
+            p.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(), help=help_text)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -95,10 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("probe", help="per-block gradient norms at initialization, without training")
     pr.add_argument("--depths", default="8,20,56,110", help="comma-separated 6n+2 depths")
     pr.add_argument("--inits", default="kaiming", help="comma-separated init names")
-    pr.add_argument("--residual", choices=("both", "on", "off"), default="both")
-    pr.add_argument("--dataset", default="digits")
-    pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--batch-size", type=int, default=128)
+    pr.add_argument("--residual", choices=("both", "on", "off"), default="both",
+                    help="probe residual nets, plain nets, or both (default both)")
+    pr.add_argument("--dataset", default="digits", help=field_help()["dataset"] + "; default digits")
+    pr.add_argument("--seed", type=int, default=0, help="seed of the init and the probe batch (default 0)")
+    pr.add_argument("--batch-size", type=int, default=128, help="images in the probe batch (default 128)")
     pr.add_argument("--out", help="also write the per-block rows as CSV here")
     pr.add_argument("--figure", metavar="DIR", help="also draw DIR/gradient_flow_probe.png (needs --out)")
     pr.set_defaults(func=cmd_probe)

@@ -92,46 +92,49 @@ def _tracking(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
 
 
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by run and resume."""
+    p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
+    p.add_argument("--register", metavar="NAME", help="register the best model under this name")
+    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+
+
 def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     """Register the sweep subcommands."""
     r = sub.add_parser("run", help="run a sweep spec (a YAML path or a shipped name: smoke, degradation, ...)")
-    r.add_argument("spec")
-    r.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    r.add_argument("spec", help="sweep spec: a YAML path or a shipped spec name")
     _tracking(r)
-    r.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
-    r.add_argument("--register", metavar="NAME", help="register the best model under this name")
-    r.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    _run_flags(r)
     r.set_defaults(func=cmd_run)
 
     re = sub.add_parser("resume", help="continue an interrupted sweep (its folder, or its name)")
-    re.add_argument("sweep")
-    re.add_argument("--address")
-    re.add_argument("--storage-path")
-    re.add_argument("--register", metavar="NAME")
-    re.add_argument("--no-report", action="store_true")
+    re.add_argument("sweep", help="the sweep's folder under the storage path, or its name")
+    _run_flags(re)
     re.set_defaults(func=cmd_resume)
 
     b = sub.add_parser("best", help="the best trials of a sweep, from MLflow")
-    b.add_argument("experiment")
-    b.add_argument("--top", type=int, default=10)
+    b.add_argument("experiment", help="the sweep's MLflow experiment (its spec name)")
+    b.add_argument("--top", type=int, default=10, help="how many trials to list (default 10)")
     _tracking(b)
     b.set_defaults(func=cmd_best)
 
     rp = sub.add_parser("reproduce", help="retrain a run (or a sweep's best) locally and compare")
-    rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT")
-    rp.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT",
+                    help="an MLflow run id, or an experiment for its best run")
+    rp.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to retrain (default cpu)")
     rp.add_argument("--tolerance", type=float, default=None,
                     help="largest allowed metric difference (default: 0 on the CPU, 0.02 elsewhere)")
     _tracking(rp)
     rp.set_defaults(func=cmd_reproduce)
 
     rep = sub.add_parser("report", help="figures and report.html for a sweep, also logged on its parent run")
-    rep.add_argument("experiment")
+    rep.add_argument("experiment", help="the sweep's MLflow experiment (its spec name)")
     rep.add_argument("--out", default=None, help="output folder (default reports/EXPERIMENT)")
     _tracking(rep)
     rep.set_defaults(func=cmd_report)
 
     u = sub.add_parser("ui", help="serve the MLflow UI on 127.0.0.1")
-    u.add_argument("--port", type=int, default=5000)
+    u.add_argument("--port", type=int, default=5000, help="port of the UI on 127.0.0.1 (default 5000)")
     _tracking(u)
     u.set_defaults(func=cmd_ui)

@@ -37,7 +37,7 @@ def log_best_model(sweep, best, results, register: str | None) -> None:
     import torch
     from mlflow.models import infer_signature
 
-    from resnet_core.model import build_model
+    from resnet_core.build import build_model
 
     match = [r for r in results if r.metrics and r.metrics.get("trial_id") == best.data.tags.get("trial_id")]
     if not match or match[0].checkpoint is None:

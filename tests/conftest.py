@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mlflow_server import MlflowServer, mlflow_server
 
 from resnet_core import TrainConfig
+from sweeps.testing.mlflow_server import MlflowServer, mlflow_server
 
 
 @pytest.fixture
@@ -41,7 +40,6 @@ class SmokeSweep:
     tracking_uri: str
     experiment: str
     workdir: Path     # cwd of `resnet-sweep run`: reports/<experiment>/ lands here unless --no-report
-    seconds: float    # wall time of the whole command
 
     @property
     def report_dir(self) -> Path:
@@ -53,12 +51,10 @@ def run_smoke_sweep(workdir: Path, tracking_uri: str, report: bool) -> SmokeSwee
     cmd = [sys.executable, "-m", "sweeps.cli", "run", SMOKE, "--tracking-uri", tracking_uri,
            "--storage-path", str(workdir / "ray_results"), *([] if report else ["--no-report"])]
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")}
-    start = time.perf_counter()
     done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=480)
-    seconds = time.perf_counter() - start
     output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert done.returncode == 0, f"smoke sweep failed with exit code {done.returncode}:\n{output}"
-    return SmokeSweep(tracking_uri, SMOKE, workdir, seconds)
+    return SmokeSweep(tracking_uri, SMOKE, workdir)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +82,7 @@ def smoke_sweep_http(mlflow_http, tmp_path_factory) -> SmokeSweep:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     """Ray head (no CPUs, token auth) + two 1-CPU workers, MLflow basic-auth on fresh PostgreSQL databases."""
-    from cluster import topology
+    from sweeps.testing.topology import topology
 
     with topology(str(tmp_path_factory.mktemp("cluster"))) as topo:
         yield topo
@@ -95,7 +91,7 @@ def cluster(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cluster_smoke(cluster):
     """The shipped smoke sweep submitted through the Ray Jobs API: (job id, driver log, worker node ids)."""
-    from cluster import run_job
+    from sweeps.testing.topology import run_job
 
     workers = {w.node_id for w in cluster.ray.workers}
     job_id, status, logs = run_job(cluster, cluster.run_args(SMOKE), timeout_s=300)

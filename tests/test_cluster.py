@@ -6,7 +6,6 @@ every epoch's metrics exactly once, nothing left RUNNING) and prints its figures
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -16,11 +15,13 @@ import time
 
 import pytest
 import yaml
-from cluster import (Topology, allow_connections, as_user, refuse_connections, run_job, sweep_job,
-                     wait_job)
-from mlflow import MlflowClient
 
 from sweeps.results import tracked_metrics
+from sweeps.testing.mlflow_auth import as_user
+from sweeps.testing.postgres import allow_connections, refuse_connections
+from sweeps.testing.ray_cluster import wait_job
+from sweeps.testing.runs import metric_steps, restores, result_rows, runs_of
+from sweeps.testing.topology import Topology, run_job, sweep_job
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 SMOKE_TRIALS, SMOKE_EPOCHS = 4, 2  # the shipped smoke spec
@@ -38,31 +39,15 @@ def fault_spec(topo: Topology, name: str, epochs: int) -> str:
     return path
 
 
-def runs_of(topo: Topology, experiment: str) -> tuple[list, list]:
+def cluster_runs(topo: Topology, experiment: str) -> tuple[list, list]:
     """(parent runs, trial runs) of an experiment, read through the authenticated server."""
     with as_user(topo.mlflow):
-        client = MlflowClient(topo.mlflow.url)
-        exp = client.get_experiment_by_name(experiment)
-        runs = client.search_runs([exp.experiment_id], max_results=1000) if exp else []
-    return ([r for r in runs if r.data.tags.get("sweep_role") == "parent"],
-            [r for r in runs if r.data.tags.get("sweep_role") == "trial"])
+        return runs_of(topo.mlflow.url, experiment)
 
 
 def history(topo: Topology, run, key: str) -> list[int]:
     with as_user(topo.mlflow):
-        return sorted(m.step for m in MlflowClient(topo.mlflow.url).get_metric_history(run.info.run_id, key))
-
-
-def result_rows(sweep_dir: str) -> dict[str, list[dict]]:
-    """Every result each trial reported, from Tune's result.json files (restored trials append to theirs)."""
-    rows = {}
-    for root, _, files in os.walk(sweep_dir):
-        if "result.json" in files:
-            with open(os.path.join(root, "result.json")) as fh:
-                found = [json.loads(line) for line in fh if line.strip()]
-            if found:
-                rows[found[0]["trial_id"]] = found
-    return rows
+        return metric_steps(topo.mlflow.url, run.info.run_id, key)
 
 
 def reported(rows: list[dict]) -> dict[str, list[int]]:
@@ -76,7 +61,7 @@ def reported(rows: list[dict]) -> dict[str, list[int]]:
 
 def check_exactly_once(topo: Topology, experiment: str, trials: int, epochs: int) -> dict:
     """One parent, one run per trial, none RUNNING, every reported epoch's metrics stored exactly once."""
-    parents, children = runs_of(topo, experiment)
+    parents, children = cluster_runs(topo, experiment)
     assert len(parents) == 1 and len(children) == trials, (len(parents), len(children))
     assert len({r.data.params["trial_id"] for r in children}) == trials
     assert all(r.info.status != "RUNNING" for r in parents + children)
@@ -94,18 +79,6 @@ def check_exactly_once(topo: Topology, experiment: str, trials: int, epochs: int
     return {"runs": len(parents) + len(children), "metric_points": points}
 
 
-def restores(sweep_dir: str) -> dict:
-    """Trials restored from a checkpoint, the epoch each went on at, restarts from epoch 0, epochs trained twice."""
-    out = {"trials_retried": 0, "resumed_at": [], "restarted_from_0": 0, "epochs_redone": 0}
-    for rows in result_rows(sweep_dir).values():
-        resumed = [r["epoch"] for r in rows if r.get("iterations_since_restore") == 1 and r["epoch"] > 1]
-        out["trials_retried"] += bool(resumed)
-        out["resumed_at"] += resumed
-        out["restarted_from_0"] += sum(r["epoch"] == 1 for r in rows) - 1  # no checkpoint yet when it failed
-        out["epochs_redone"] += len(rows) - len({r["epoch"] for r in rows})
-    return out
-
-
 def sender_stats(logs: str) -> dict:
     """The tracker's closing line in the driver log: sent, retries, skipped_duplicates, max_buffered."""
     found = re.findall(r"mlflow tracking: (.*)", logs)
@@ -118,7 +91,7 @@ def wait_for_epoch(topo: Topology, experiment: str, at_least: int, timeout_s: fl
     """Poll MLflow until a trial run has `at_least` epochs logged; returns the trial runs."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        _, children = runs_of(topo, experiment)
+        _, children = cluster_runs(topo, experiment)
         if any(run.data.metrics.get("epoch", 0) >= at_least for run in children):
             return children
         time.sleep(0.5)
@@ -133,7 +106,7 @@ def report(title: str, **figures) -> None:
 
 def test_smoke_sweep_runs_on_both_workers_and_lands_in_mlflow(cluster, cluster_smoke) -> None:
     _, _, workers = cluster_smoke
-    parents, children = runs_of(cluster, "smoke")
+    parents, children = cluster_runs(cluster, "smoke")
     figures = check_exactly_once(cluster, "smoke", SMOKE_TRIALS, SMOKE_EPOCHS)
     used = {r.data.tags["node_id"] for r in children}
     assert used == workers, (used, workers)  # the head has no CPUs: every trial ran on a worker, both used
@@ -160,7 +133,7 @@ def test_worker_node_lost_mid_sweep_retries_its_trial_from_a_checkpoint(cluster)
             logs = jobs.get_job_logs(job_id)
         assert status == "SUCCEEDED", logs[-4000:]
         survivor = cluster.ray.workers[0].node_id
-        _, children = runs_of(cluster, name)
+        _, children = cluster_runs(cluster, name)
         assert {r.data.tags["node_id"] for r in children} == {survivor}  # the lost node's trial moved over
         figures = check_exactly_once(cluster, name, 2, epochs)
         redo = restores(cluster.sweep_dir(name))
@@ -203,12 +176,12 @@ def test_driver_killed_then_resumed_on_the_cluster(cluster) -> None:
         driver = jobs.get_job_info(job_id).driver_info
         os.kill(int(driver.pid), signal.SIGKILL)
         assert wait_job(jobs, job_id, timeout_s=60) == "FAILED"
-    _, before = runs_of(cluster, name)
+    _, before = cluster_runs(cluster, name)
     assert any(r.info.status == "RUNNING" for r in before)  # killed: nothing was closed
     _, status, logs = run_job(cluster, ["resume", name, "--storage-path", cluster.storage, "--no-report"], 300)
     assert status == "SUCCEEDED", logs[-4000:]
     figures = check_exactly_once(cluster, name, 2, epochs)
-    _, after = runs_of(cluster, name)
+    _, after = cluster_runs(cluster, name)
     assert {r.info.run_id for r in after} == {r.info.run_id for r in before}  # the same runs continued
     redo = restores(cluster.sweep_dir(name))
     assert redo["trials_retried"] >= 1  # a trial without a checkpoint yet may start over: it is counted

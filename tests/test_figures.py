@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.image
 
 matplotlib.use("Agg")
 
@@ -102,7 +103,11 @@ def test_minimal_sweep_through_every_trials_function():
     assert [t.get_text() for t in figures.init_depth_heatmap(minimal).axes[0].texts] == ["87.4", "n/a"]
     assert stats.compare_to_paper(minimal)["test_error_pct"].isna().all()
     assert set(search_space.param_importance(minimal, ["depth", "residual"], "val/acc")) == {"depth", "residual"}
-    search_space.parallel_coordinates_html(minimal, ["depth", "residual", "init"], "val/acc")
+    coords = search_space.parallel_coordinates_html(minimal, ["depth", "residual", "init"], "val/acc")
+    dims = {d.label: d for d in coords.data[0].dimensions}  # the diverged plain-110 trial is left out
+    assert list(dims) == ["depth", "residual", "init", "val/acc"] and list(dims["init"].ticktext) == ["default"]
+    assert list(dims["depth"].ticktext) == ["56", "110"] and list(dims["depth"]["values"]) == [0, 0, 1]
+    assert list(dims["val/acc"]["values"]) == pytest.approx(sorted(minimal["val/acc"].dropna()))
 
 
 def test_training_curves_figure(history):
@@ -176,8 +181,12 @@ def test_importance_figure():
     assert len(empty.axes[0].patches) == 0 and "no importances" in empty.axes[0].texts[0].get_text()
 
 
-def test_figures_render_to_png(trials, history, tmp_path):
-    for fig in (figures.degradation_figure(trials), figures.gradient_flow_epochs_figure(history),
-                figures.init_depth_heatmap(trials), figures.lr_sensitivity_figure(trials)):
-        fig.savefig(tmp_path / "f.png", dpi=40)
-    assert (tmp_path / "f.png").stat().st_size > 0
+@pytest.mark.parametrize("draw", ["degradation_figure", "gradient_flow_epochs_figure", "init_depth_heatmap",
+                                  "lr_sensitivity_figure"])
+def test_figures_render_to_png(draw, trials, history, tmp_path):
+    fig = getattr(figures, draw)(history if draw == "gradient_flow_epochs_figure" else trials)
+    fig.savefig(tmp_path / f"{draw}.png", dpi=40)
+    image = matplotlib.image.imread(tmp_path / f"{draw}.png")
+    width, height = (fig.get_size_inches() * 40).round()
+    assert image.shape[:2] == (height, width)
+    assert image[..., :3].std() > 0.05  # drawn on, not a blank canvas

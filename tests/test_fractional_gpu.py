@@ -12,10 +12,10 @@ import sys
 
 import pytest
 import yaml
-from mlflow import MlflowClient
 
-from cluster import RayCluster
-from mlflow_server import free_port
+from sweeps.testing.ports import free_port
+from sweeps.testing.ray_cluster import RayCluster
+from sweeps.testing.runs import runs_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
@@ -41,8 +41,7 @@ def test_quarter_gpu_spec_packs_four_trials_on_one_gpu(gpu_node, tmp_path, mlflo
                            "--tracking-uri", mlflow_http.url, "--no-report"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300, env=gpu_node.env())
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    client = MlflowClient(mlflow_http.url)
-    runs = client.search_runs([client.get_experiment_by_name("packing").experiment_id], "tags.sweep_role = 'trial'")
+    _, runs = runs_of(mlflow_http.url, "packing")
     assert len(runs) == 4
     for run in runs:
         assert "GPU=0.25" in run.data.tags["resources"] and "CPU=1" in run.data.tags["resources"]

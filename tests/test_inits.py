@@ -65,10 +65,28 @@ def test_fixup_zeroes_branch_ends_and_classifier_and_rescales() -> None:
     assert ratio.item() == pytest.approx(len(blocks) ** -0.5, rel=0.1)
 
 
-def test_fixup_net_starts_as_identity_branches() -> None:
-    model = _model("fixup").eval()
-    x = torch.randn(2, 3, 8, 8)
-    assert torch.count_nonzero(model(x)) == 0  # zero classifier
+@pytest.mark.parametrize("init", ["fixup", "zero_gamma"])
+def test_net_starts_with_zero_branches_so_blocks_pass_their_shortcut(init: str) -> None:
+    """Each residual branch outputs 0 at init, so each block gives relu(shortcut(x))."""
+    model = _model(init).eval()
+    inputs = []
+    hooks = [b.register_forward_hook(lambda m, i, o: inputs.append((m, i[0], o))) for b in _blocks(model)]
+    with torch.no_grad():
+        model(torch.randn(2, 3, 8, 8))
+        for block, x, out in inputs:
+            assert torch.count_nonzero(block.branch(x)) == 0
+            assert torch.equal(out, torch.relu(block.shortcut(x)))
+    for h in hooks:
+        h.remove()
+    assert len(inputs) == 9 and any(x.abs().sum() > 0 for _, x, _ in inputs)
+
+
+def test_a_kaiming_net_has_nonzero_branches() -> None:
+    """The check above can fail: without a zeroing init the branches are not zero."""
+    model = _model("kaiming").eval()
+    block = _blocks(model)[0]
+    with torch.no_grad():
+        assert torch.count_nonzero(block.branch(model.stem(torch.randn(2, 3, 8, 8)))) > 0
 
 
 def test_zero_gamma_zeroes_the_last_bn_of_each_block() -> None:

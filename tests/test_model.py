@@ -63,3 +63,23 @@ def test_plain_net_ignores_its_input_shortcut() -> None:
 def test_width_multiplier_scales_channels() -> None:
     model = build_model(TrainConfig(depth=8, width=0.5), 3, 10)
     assert model.fc.in_features == 32
+
+
+# The model table: every block style x shortcut option x normalisation, residual and plain.
+TABLE = [dict(block=b, shortcut=s, norm=n, residual=r)
+         for b in ("post", "pre") for s in ("A", "B") for n in ("bn", "none") for r in (True, False)]
+
+
+@pytest.mark.parametrize("kw", TABLE, ids=lambda kw: "-".join(str(v) for v in kw.values()))
+def test_every_combination_trains_a_step(kw: dict) -> None:
+    """Builds, runs forward and backward on a tiny batch, and gives a finite, nonzero grad to every parameter."""
+    torch.manual_seed(0)
+    model = build_model(TrainConfig(depth=8, width=0.5, **kw), 3, 10).train()
+    out = model(torch.randn(4, 3, 8, 8))
+    assert out.shape == (4, 10)
+    torch.nn.functional.cross_entropy(out, torch.tensor([0, 1, 2, 3])).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, f"{name} got no gradient"
+        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+    has_projection = any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) for m in model.modules())
+    assert has_projection == (kw["residual"] and kw["shortcut"] == "B")

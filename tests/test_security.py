@@ -15,10 +15,10 @@ import urllib.request
 import pytest
 import mlflow
 import torch
-from cluster import as_user
 from mlflow import MlflowClient
 
 from resnet_core.train import CheckpointError
+from sweeps.testing.mlflow_auth import as_user
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

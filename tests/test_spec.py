@@ -112,7 +112,7 @@ def test_grid_size_counts_seeds() -> None:
 def test_unreachable_tracking_server_fails_before_ray(tmp_path, capsys, monkeypatch) -> None:
     import ray
 
-    from mlflow_server import free_port
+    from sweeps.testing.ports import free_port
 
     monkeypatch.chdir(tmp_path)
     for name, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"), ("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")):

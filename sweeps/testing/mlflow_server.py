@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,9 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from .ports import free_port
+from .procs import log_tail
 
 READY_STATUSES = (200, 401)  # 401: a basic-auth server is up and asks for credentials
 
@@ -31,15 +33,7 @@ class MlflowServer:
 
     def log_tail(self, chars: int = 4000) -> str:
         """The end of the server's combined stdout/stderr, for failure messages."""
-        with open(self.log_path, errors="replace") as fh:
-            return fh.read()[-chars:]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+        return log_tail(self.log_path, chars)
 
 
 def _health_status(url: str) -> int | None:
