@@ -6,7 +6,6 @@ Imports torch and resnet_core only, so the GPU scripts run where Ray, MLflow and
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # resnet_core without an install (the GPU machine)
 
+from resnet_core import hardware  # noqa: E402
 from resnet_core.data import DataSet, make_synthetic  # noqa: E402
 
 # Forward MACs per 32x32 image that issue 6 quotes for the CIFAR ResNets (checked by count_macs in the tests).
@@ -72,7 +72,26 @@ def devices(requested: str) -> list[torch.device]:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
+    return hardware.cpu_model()
+
+
+def native_precisions(requested: list[str], device: torch.device) -> list[str]:
+    """The requested precisions minus bf16 on a CPU that would emulate it (the Trainer refuses that); says so."""
+    if "bf16" not in requested or device.type != "cpu" or hardware.cpu_bf16_native():
+        return requested
+    print(f"note: bf16 left out on the CPU: {hardware.cpu_capability()} has no native bf16 "
+          "(emulated bf16 ran at 0.1x fp32 on an AVX2 EPYC; issue 14)", flush=True)
+    return [p for p in requested if p != "bf16"]
+
+
+def on_cpu_only(device: str) -> bool:
+    """A benchmark's --device resolves to the CPU alone (explicitly, or auto without CUDA)."""
+    return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+
+
+def cpu_precision() -> str:
+    """bf16 where this CPU runs it natively, else fp32 (what precision: auto picks)."""
+    return "bf16" if hardware.cpu_bf16_native() else "fp32"
 
 
 def print_header(title: str, **extra) -> None:
@@ -81,6 +100,8 @@ def print_header(title: str, **extra) -> None:
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  cpus {os.cpu_count()}  "
           f"loadavg(1,5,15 min) {load}")
+    print(f"cpu {hardware.cpu_model()}  capability {hardware.cpu_capability()}  "
+          f"native bf16 {'yes' if hardware.cpu_bf16_native() else 'no'}")
     if torch.cuda.is_available():
         print(f"cuda {torch.version.cuda}  gpu {torch.cuda.get_device_name(0)}")
     for k, v in extra.items():

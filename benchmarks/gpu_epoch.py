@@ -2,6 +2,7 @@
 
     python benchmarks/gpu_epoch.py                 # CIFAR-10-shaped 50,000 images; ResNet-20, 56, 110
     python benchmarks/gpu_epoch.py --quick         # CI size on the CPU
+    (without CUDA the default is CPU-sized, ResNet-20 on 2,560 images; --full keeps the GPU sizes)
     python benchmarks/gpu_epoch.py --compile off,on,cudagraphs   # also torch.compile with CUDA graphs
 
 Needs only torch, torchvision and resnet_core. Ours: data on the device as uint8, batched on-device
@@ -43,8 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto: cuda where present, else cpu")
     p.add_argument("--peak-tflops", type=float, default=0.0, help="peak for MFU; 0: by GPU name, measured on CPU")
     p.add_argument("--quick", action="store_true", help="CI size: CPU, 256 images, ResNet-8, compile off")
-    if p.parse_known_args(argv)[0].quick:  # CI sizes become the defaults; flags still win
+    p.add_argument("--full", action="store_true", help="the GPU sizes above even on a CPU (hours there)")
+    known = p.parse_known_args(argv)[0]
+    if known.quick:  # CI sizes become the defaults; flags still win
         p.set_defaults(images=256, val=128, depths="8", compile="off", device="cpu", warmup=1)
+    elif B.on_cpu_only(known.device) and not known.full:  # ~3 min on 2 AVX2 cores, cold compile included
+        p.set_defaults(images=2560, val=1024, depths="20", precision=B.cpu_precision(), warmup=3)
     args = p.parse_args(argv)
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -2,6 +2,7 @@
 
     python benchmarks/gpu_packing.py               # on CUDA: 10,000-image trials, 5 epochs each
     python benchmarks/gpu_packing.py --quick       # CI size on the CPU, same code
+    (without CUDA the default is CPU-sized, 1,280-image trials of 2 epochs; --full keeps the GPU sizes)
 
 Each trial is its own spawned process running a Trainer, as a Ray trial process would; the processes build
 their data and CUDA context first, then start together at a barrier. A trial's time runs from the barrier
@@ -36,8 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compile", action="store_true", help="torch.compile each trial's model")
     p.add_argument("--device", default="auto", help="auto: cuda where present, else cpu")
     p.add_argument("--quick", action="store_true", help="CI size: CPU, ResNet-8, 128 images, 1 epoch")
-    if p.parse_known_args(argv)[0].quick:  # CI sizes become the defaults; flags still win
+    p.add_argument("--full", action="store_true", help="the GPU sizes above even on a CPU (hours there)")
+    known = p.parse_known_args(argv)[0]
+    if known.quick:  # CI sizes become the defaults; flags still win
         p.set_defaults(images=128, val=64, epochs=1, depth=8, device="cpu")
+    elif B.on_cpu_only(known.device) and not known.full:  # ~2 min on 2 AVX2 cores: 7 trials of 2 small epochs
+        p.set_defaults(images=1280, val=256, epochs=2, precision=B.cpu_precision())
     args = p.parse_args(argv)
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,6 +1,7 @@
 """Where the Trainer's speed comes from: the same training step with one change at a time, in one run.
 
     python benchmarks/trainer_ablation.py                 # ResNet-20, 32x32, batch 128, on the CPU (and CUDA)
+    python benchmarks/trainer_ablation.py --full          # more steps and rounds
     python benchmarks/trainer_ablation.py --quick         # CI size
 
 Rows, each adding one thing to the row above: the usual pipeline (PIL + DataLoader); the same plain loop with
@@ -31,7 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True, help="include the compile row")
     p.add_argument("--device", default="auto", help="auto (cpu, plus cuda where present), cpu or cuda")
     p.add_argument("--quick", action="store_true", help="CI size: ResNet-8, 2 steps, 1 round, no compile")
-    if p.parse_known_args(argv)[0].quick:
+    p.add_argument("--full", action="store_true", help="longer: 20 steps x 7 rounds")
+    known = p.parse_known_args(argv)[0]
+    if known.full:
+        p.set_defaults(steps=20, rounds=7)
+    if known.quick:
         p.set_defaults(depth=8, steps=2, rounds=1, compile=False)
     return p.parse_args(argv)
 
@@ -60,6 +65,16 @@ def plain_step(depth: int, device: torch.device, channels_last: bool, fused: boo
     return step
 
 
+def trainer_variants(device: torch.device, compiled: bool) -> dict[str, dict]:
+    """Trainer rows: fp32, then bf16 where it is native, then compiled (at auto precision)."""
+    rows = {"our Trainer, fp32 (+ on-device augmentation, grad norms)": {"precision": "fp32"}}
+    if B.native_precisions(["bf16"], device):
+        rows["+ bf16 autocast"] = {"precision": "bf16"}
+    if compiled:
+        rows["+ torch.compile"] = {"precision": "auto", "compile": True}
+    return rows
+
+
 def time_variant(run, n_images: int, device: torch.device) -> float:
     B.sync(device)
     t = time.perf_counter()
@@ -74,11 +89,9 @@ def measure(device: torch.device, args) -> dict[str, list[float]]:
     steps = {"plain loop, batches ready (NCHW, fp32, SGD, .item())": plain_step(args.depth, device, False, False),
              "+ channels_last": plain_step(args.depth, device, True, False),
              "+ fused SGD, loss kept on the device": plain_step(args.depth, device, True, True)}
-    trainers = {"our Trainer, fp32 (+ on-device augmentation, grad norms)": ("fp32", False),
-                "+ bf16 autocast": ("bf16", False), **({"+ torch.compile": ("bf16", True)} if args.compile else {})}
-    trainers = {k: Trainer(TrainConfig(dataset="synthetic", depth=args.depth, epochs=args.rounds + 1, precision=p,
-                                       compile=c, device=device.type), data=B.cifar_like(n, 128))
-                for k, (p, c) in trainers.items()}
+    trainers = {k: Trainer(TrainConfig(dataset="synthetic", depth=args.depth, epochs=args.rounds + 1,
+                                       device=device.type, **kw), data=B.cifar_like(n, 128))
+                for k, kw in trainer_variants(device, args.compile).items()}
     for s in steps.values():
         s(), s()
     for t in trainers.values():

@@ -1,6 +1,7 @@
 """Training images/s of our Trainer against the usual pipeline, side by side in one run (issue 2, section 8).
 
-    python benchmarks/trainer_throughput.py                  # ResNet-20 and -56 at 32x32, batch 128
+    python benchmarks/trainer_throughput.py                  # ResNet-20 and -56 at 32x32, batch 128 (<10 min)
+    python benchmarks/trainer_throughput.py --full           # more images and rounds, plus the digits trials
     python benchmarks/trainer_throughput.py --quick          # CI size: ResNet-8, few images, no compile
 
 Rounds interleave the pipelines (reference, then every Trainer variant, repeated), so that a change in
@@ -33,18 +34,22 @@ DIGITS_EPOCHS = 15    # TrainConfig's default epochs: a typical digits trial
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--images", type=int, default=1280, help="training images per timed round (multiple of 128)")
+    p.add_argument("--images", type=int, default=768, help="training images per timed round (multiple of 128)")
     p.add_argument("--depths", default="20,56", help="comma list of depths (6n+2)")
     p.add_argument("--precisions", default="fp32,bf16", help="comma list: fp32, bf16")
     p.add_argument("--compile", default="off,on", help="comma list: off, on")
-    p.add_argument("--rounds", type=int, default=5, help="timed rounds: short and many, so load spikes wash out")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds: short and many, so load spikes wash out")
     p.add_argument("--warmup", type=int, default=3, help="reference steps excluded at the start of each round")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference pipeline")
     p.add_argument("--device", default="auto", help="auto (cpu, plus cuda where present), cpu or cuda")
-    p.add_argument("--digits", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--digits", action=argparse.BooleanOptionalAction, default=False,
                    help="also time a digits trial (8x8) eager and compiled, to see if compile pays back there")
     p.add_argument("--quick", action="store_true", help="CI size: ResNet-8, 128 images, 1 round, compile off")
-    if p.parse_known_args(argv)[0].quick:  # CI sizes become the defaults; flags still win
+    p.add_argument("--full", action="store_true", help="longer: 1280 images x 5 rounds, plus the digits trials")
+    known = p.parse_known_args(argv)[0]
+    if known.full:
+        p.set_defaults(images=1280, rounds=5, digits=True)
+    if known.quick:  # CI sizes become the defaults; flags still win
         p.set_defaults(images=128, depths="8", rounds=1, compile="off", digits=False, warmup=1)
     args = p.parse_args(argv)
     args.images = max(R.BATCH, args.images // R.BATCH * R.BATCH)  # whole batches: no partial-batch recompile
@@ -82,11 +87,11 @@ def in_new_process(cfg: TrainConfig, images: int = 0, epochs: int = 2) -> list[f
         return pool.submit(trial_epochs, cfg, images, epochs).result()
 
 
-def measure_depth(depth: int, device: torch.device, args) -> tuple[dict, dict, dict]:
+def measure_depth(depth: int, device: torch.device, precisions: list[str], args) -> tuple[dict, dict, dict]:
     """img/s per round for each pipeline variant, each Trainer variant's first-epoch seconds (cold inductor
     cache), and, for compiled variants, the first and second epoch of a new trial process (warm cache)."""
     steps = args.images // R.BATCH
-    variants = [(p, c == "on") for p in args.precisions.split(",") for c in args.compile.split(",")]
+    variants = [(p, c == "on") for p in precisions for c in args.compile.split(",")]
     ref_data = B.cifar_like(args.images + args.warmup * R.BATCH, 0)
     model, opt = R.make_model_and_optimizer(depth, device)
     loader = R.make_loader(ref_data.train.x, ref_data.train.y, True, args.workers, pin=device.type == "cuda")
@@ -125,10 +130,10 @@ def compile_rows(device: torch.device, depth: int, rate: dict, first: dict, warm
     return rows
 
 
-def digits_trial_rows(args) -> list[list]:
+def digits_trial_rows(precisions: list[str], args) -> list[list]:
     """ResNet-20 on the real 8x8 digits (CPU): what a default 15-epoch trial costs, eager and compiled."""
     rows = []
-    for prec in args.precisions.split(","):
+    for prec in precisions:
         for compiled in [c == "on" for c in args.compile.split(",")]:
             cfg = TrainConfig(dataset="digits", depth=20, precision=prec, compile=compiled, device="cpu")
             for cache in (["cold", "warm"] if compiled else ["-"]):  # compiled: a new process each, as trials are
@@ -159,9 +164,10 @@ def main(argv: list[str] | None = None) -> None:
                    f"DataLoader {args.workers} workers, fp32, SGD, .item() per step")
     table, comp = [], []
     for device in B.devices(args.device):
+        precisions = B.native_precisions(args.precisions.split(","), device)
         for depth in map(int, args.depths.split(",")):
             t0 = time.perf_counter()
-            rates, first, warm = measure_depth(depth, device, args)
+            rates, first, warm = measure_depth(depth, device, precisions, args)
             table += speed_rows(device, depth, rates)
             comp += compile_rows(device, depth, {k: B.median(v) for k, v in rates.items()}, first, warm, args.images)
             print(f"measured {device.type} depth {depth} in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -174,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
                        "payback CIFAR epochs (cold)"], comp)
     if args.digits:
         B.print_table(["device", "precision", "compile", "inductor cache", "first epoch s", "steady epoch s",
-                       f"{DIGITS_EPOCHS}-epoch trial s"], digits_trial_rows(args))
+                       f"{DIGITS_EPOCHS}-epoch trial s"],
+                      digits_trial_rows(B.native_precisions(args.precisions.split(","), torch.device("cpu")), args))
     shutil.rmtree(cache_dir, ignore_errors=True)
     print("loadavg at the end (1, 5, 15 min):", ", ".join(f"{v:.2f}" for v in os.getloadavg()))
 

@@ -82,6 +82,7 @@ def trial_row(run) -> dict:
            "hardware": hardware_of(run.data.tags), "node_id": run.data.tags.get("node_id"),
            "start_time": run.info.start_time, "end_time": run.info.end_time,
            "stage": run.data.tags.get("stage", "search"), "pick_rule": run.data.tags.get("pick_rule")}
+    row |= {k: run.data.tags.get(k) for k in ("cpu_model", "cpu_capability", "precision_used", "error")}
     row.update({current_name(k): v for k, v in run.data.metrics.items()})
     row.update(_typed_params(run.data.params))
     return row

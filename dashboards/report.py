@@ -227,6 +227,8 @@ def provenance(parent, trials: pd.DataFrame, devices: dict[str, int]) -> dict[st
            "git commit": tags.get("git_commit", "unknown"), "host platform": tags.get("host_platform", "unknown")}
     out |= {k.removeprefix("version."): v for k, v in sorted(tags.items()) if k.startswith("version.")}
     out["hardware"] = "; ".join(f"{d} ({n} trials)" for d, n in devices.items()) or "unknown"
+    out["cpu"] = _counted(trials, ("cpu_model", "cpu_capability"))
+    out["precision used"] = _counted(trials, ("precision_used",))
     out["trial-hours"] = f"{metrics['trial_hours']:.4f}" if "trial_hours" in metrics else "n/a (sweep not closed)"
     extra = [o for o in counts if o not in OUTCOMES]  # e.g. "running" for a sweep still going
     outcomes = ", ".join(f"{counts.get(o, 0)} {o}" for o in (*OUTCOMES, *extra))
@@ -275,6 +277,14 @@ def search_only(data: SweepData) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if history is not None and len(history):
         history = history[history["run_id"].isin(trials["run_id"])]
     return trials, history
+
+
+def _counted(trials: pd.DataFrame, columns: tuple[str, ...]) -> str:
+    """'AMD EPYC, AVX2 (4 trials)'-style counts of the trials' values in columns (tags they report)."""
+    if not len(trials) or not set(columns) <= set(trials):
+        return "unknown"
+    keys = trials[list(columns)].fillna("unknown").astype(str).agg(", ".join, axis=1)
+    return "; ".join(f"{k} ({n} trials)" for k, n in Counter(keys).most_common())
 
 
 def trial_devices(trials: pd.DataFrame) -> dict[str, int]:

@@ -18,7 +18,7 @@ BLOCKS = ("post", "pre")
 NORMS = ("bn", "none")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 # inits imports this module (for ConfigError), so the names are listed here, not imported from it;
 # tests/test_imports.py checks that they equal INITS.
@@ -62,7 +62,7 @@ class TrainConfig:
     label_smoothing: float = 0.0      # cross-entropy label smoothing
     grad_clip: float = 0.0            # max global gradient norm; 0 turns clipping off
     # execution
-    precision: str = "fp32"           # fp32 (exact, deterministic) or bf16 autocast
+    precision: str = "fp32"           # fp32 (exact, deterministic), bf16 autocast, or auto (bf16 where native)
     channels_last: bool = True        # NHWC memory format (faster convolutions on CPU and GPU)
     compile: bool = False             # torch.compile the model (pays off on long runs only)
     device: str = "auto"              # auto picks cuda when present

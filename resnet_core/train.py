@@ -16,6 +16,7 @@ from .build import build_model
 from .config import TrainConfig
 from .data import DataSet, Split, augment, load_data, normalize
 from .diagnostics import BlockGradNorms, grad_norm_metrics
+from .hardware import precision_for
 from .schedules import lr_at
 
 
@@ -56,6 +57,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, state: dict | None = None, data: DataSet | None = None):
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
+        self.precision = precision_for(cfg.precision, self.device)  # before any work: bf16 may be refused
         torch.manual_seed(cfg.seed)
         self.data = (data or load_data(cfg)).to(self.device)
         self.model = build_model(cfg, self.data.in_channels, self.data.num_classes).to(self.device)
@@ -78,8 +80,8 @@ class Trainer:
             self.load_state_dict(state)
 
     def autocast(self):
-        """bf16 autocast when asked for, else a no-op context."""
-        if self.cfg.precision == "bf16":
+        """bf16 autocast when the resolved precision is bf16, else a no-op context."""
+        if self.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 

@@ -42,6 +42,7 @@ def train_with_progress(cfg: TrainConfig, save: str | None = None) -> int:
     for key in ("epoch", "train/loss", "train/error", "val/acc", "test/acc", "train/diverged"):
         if key in last:
             table.add_row(key, f"{last[key]:.4f}" if isinstance(last[key], float) else str(last[key]))
+    table.add_row("precision used", trainer.precision)  # what `auto` resolved to on this machine
     table.add_row("wall time (s)", f"{wall:.1f}")
     console.print(table)
     if last.get("train/diverged"):

@@ -7,6 +7,8 @@ import platform
 import subprocess
 from importlib import metadata
 
+from resnet_core.hardware import cpu_capability, cpu_model
+
 
 def git_commit(path: str | None = None) -> str:
     """The commit of the checkout we run from (with -dirty when it has changes), or 'unknown'."""
@@ -38,7 +40,12 @@ def device_name(device: str) -> str:
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu: {platform.processor() or platform.machine()} x{os.cpu_count()}"
+    return f"cpu: {cpu_model()} x{os.cpu_count()}"
+
+
+def cpu_tags() -> dict[str, str]:
+    """This machine's CPU model and vector capability (AVX2, AVX512, AMX...): tagged per trial, on its worker."""
+    return {"cpu_model": cpu_model(), "cpu_capability": cpu_capability()}
 
 
 def provenance_tags() -> dict[str, str]:

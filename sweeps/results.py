@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 # Strings the trainable reports beside the metrics; the tracker turns them into tags.
 TAG_KEYS = ("hardware", "node_id", "hostname", "resources")
+# What a trial ran with, also strings from the trainable: its worker's CPU may differ from the driver's.
+INFO_KEYS = ("precision_used", "cpu_model", "cpu_capability")
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
 WORST_MIN = 1e3
 
@@ -53,6 +55,16 @@ def pick_tags(config: dict) -> dict[str, str]:
     """A confirm trial's pick rule and source trials (tags on its run); empty for a search trial."""
     arm = config.get("arm", {})
     return {k: str(arm[k]) for k in ("pick_rule", "pick_source") if k in arm}
+
+
+def error_line(trace: str | None, limit: int = 500) -> str:
+    """The last 'SomeError: message' line of a trial's error trace (what the user needs), or ''."""
+    lines = [ln.strip() for ln in (trace or "").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if ":" in line and (head.endswith("Error") or head.endswith("Exception")):
+            return line[:limit]
+    return (lines[-1] if lines else "")[:limit]
 
 
 def trial_seed(config: dict) -> int:

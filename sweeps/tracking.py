@@ -21,7 +21,8 @@ from ray.tune import Callback
 
 from resnet_core.config import FIELDS, make_config
 
-from .results import TAG_KEYS, classify, closing_outcome, pick_tags, sampled_params, tracked_metrics
+from .results import (INFO_KEYS, TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params,
+                      tracked_metrics)
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -151,6 +152,15 @@ class Sender:
             self.lock.notify_all()
 
 
+def _read(path: str | None) -> str:
+    """A small local text file, or '' when there is none."""
+    try:
+        with open(path or "", encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
 class MlflowTracker(Callback):
     """Tune callback that logs each trial to its own child run under the sweep's parent run."""
 
@@ -199,7 +209,7 @@ class MlflowTracker(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         self._ensure_run(trial)
         tid = trial.trial_id
-        tags = {k: result[k] for k in TAG_KEYS if isinstance(result.get(k), str)}
+        tags = {k: result[k] for k in (*TAG_KEYS, *INFO_KEYS) if isinstance(result.get(k), str)}
         if tags and tags != self.tags_seen.get(tid):
             self.tags_seen[tid] = tags
             self.sender.put(("tags", tid, tags))
@@ -219,6 +229,10 @@ class MlflowTracker(Callback):
         self._end(trial, classify(self.last.get(trial.trial_id), self.epochs), "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self._ensure_run(trial)
+        message = error_line(_read(trial.error_file))
+        if message:  # Tune wrote the trace before calling us; the run says why, the full trace stays in Tune's folder
+            self.sender.put(("tags", trial.trial_id, {"error": message}))
         self._end(trial, "errored", "FAILED")
 
     def on_experiment_end(self, trials, **info) -> None:

@@ -12,7 +12,7 @@ from ray import tune
 from resnet_core.config import FIELDS
 from resnet_core.train import Trainer, load_checkpoint, save_checkpoint
 
-from .provenance import device_name
+from .provenance import cpu_tags, device_name
 from .results import fill_diverged, sampled_params
 from .spec import SweepSpec, trial_config
 
@@ -30,7 +30,8 @@ def trainable(config: dict, spec: SweepSpec) -> None:
     trainer = Trainer(cfg, state)
     context = ray.get_runtime_context()
     assigned = ",".join(f"{k}={v:g}" for k, v in sorted(context.get_assigned_resources().items()))
-    where = {"hardware": device_name(str(trainer.device)), "node_id": context.get_node_id(), "resources": assigned}
+    where = {"hardware": device_name(str(trainer.device)), "node_id": context.get_node_id(), "resources": assigned,
+             "precision_used": trainer.precision, **cpu_tags()}
     for metrics in trainer:
         metrics = {**fill_diverged(metrics, spec.metric, spec.mode), **where}
         last = metrics["epoch"] == cfg.epochs or metrics.get("train/diverged")

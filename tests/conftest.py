@@ -22,6 +22,14 @@ def tiny() -> TrainConfig:
     return TrainConfig(dataset="synthetic", depth=8, epochs=2, batch_size=64, device="cpu", lr=0.05)
 
 
+@pytest.fixture
+def bf16_anywhere(monkeypatch) -> None:
+    """Let bf16 run on a CPU without native bf16 (emulated, slow): for tests of the bf16 path, not its speed."""
+    from resnet_core import hardware
+
+    monkeypatch.setattr(hardware, "cpu_bf16_native", lambda: True)
+
+
 # --- Real sweeps for the report and browser tests: the smoke spec (4 trials, ~30 s on 2 CPUs) ---
 
 SMOKE = "smoke"  # the shipped spec; its MLflow experiment carries the same name

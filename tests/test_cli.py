@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -18,6 +19,16 @@ def test_train_prints_summary() -> None:
     done = run("train", "--dataset", "synthetic", "--depth", "8", "--epochs", "2", "--batch-size", "64")
     assert done.returncode == 0, done.stderr
     assert "val/acc" in done.stdout and "wall time" in done.stdout
+
+
+def test_train_auto_precision_says_what_it_used() -> None:
+    from resnet_core import hardware
+
+    done = run("train", "--dataset", "synthetic", "--depth", "8", "--epochs", "1", "--precision", "auto",
+               "--device", "cpu", timeout=600)
+    assert done.returncode == 0, done.stderr
+    used = "bf16" if hardware.cpu_bf16_native() else "fp32"
+    assert re.search(rf"precision used\s*│\s*{used}", done.stdout), done.stdout
 
 
 def test_train_config_file_and_flag_override(tmp_path) -> None:

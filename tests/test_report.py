@@ -41,9 +41,10 @@ def test_report_html_is_self_contained(built) -> None:
     assert page.count('src="data:image/png;base64,') == len(FIGURE_NAMES)
     assert not re.search(r'(src|href)="(https?:)?//', page), "no network references in the static report"
     assert "name: smoke" in page and "search_space" in page  # the spec.yaml from the parent run
-    for label in ("git commit", "torch", "mlflow", "hardware", "trial-hours", "outcomes"):
+    for label in ("git commit", "torch", "mlflow", "hardware", "cpu", "precision used", "trial-hours", "outcomes"):
         assert f"<dt>{label}" in page, label
     assert "Table 6" not in page  # the paper comparison is for CIFAR-10 sweeps only
+    assert "<dd>fp32 (4 trials)</dd>" in page
 
 
 def test_report_logged_on_parent_run(built) -> None:

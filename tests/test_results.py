@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 from resnet_core.outcomes import OUTCOMES
 from sweeps.finalize import stage_summary
-from sweeps.results import classify, closing_outcome, fill_diverged, pick_tags, sampled_params, tracked_metrics
+from sweeps.results import (classify, closing_outcome, error_line, fill_diverged, pick_tags, sampled_params,
+                            tracked_metrics)
 from sweeps.tracking import Sender
 
 
@@ -111,3 +112,36 @@ def test_an_interrupted_search_is_not_confirmed() -> None:
         return type("Grid", (), {"num_terminated": terminated, "num_errors": errors, "__len__": lambda _: total})()
 
     assert not interrupted(grid(3, 1, 4)) and interrupted(grid(2, 0, 4))
+
+
+def test_error_line_is_the_last_exception_line_of_a_trace() -> None:
+    trace = ("Failure # 1 (occurred at 2026-01-01)\nray::ImplicitFunc.train() (pid=1, ip=127.0.0.1)\n"
+             "  File \"train.py\", line 3, in __init__\n    raise ConfigError(msg)\n"
+             "resnet_core.config.ConfigError: precision: bf16 is emulated on this CPU (AVX2)\n\n")
+    assert error_line(trace) == "resnet_core.config.ConfigError: precision: bf16 is emulated on this CPU (AVX2)"
+    assert error_line("no exception here\n") == "no exception here"
+    assert error_line(None) == "" and len(error_line("ValueError: " + "x" * 900)) == 500
+
+
+def test_tracker_puts_an_errored_trials_error_line_on_its_run(tmp_path) -> None:
+    """on_trial_error reads the trace Tune wrote for the trial and tags the run with its last error line."""
+    from types import SimpleNamespace
+
+    from sweeps.tracking import MlflowTracker
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("errored")
+    parent = client.create_run(exp).info.run_id
+    trace = tmp_path / "error.txt"
+    trace.write_text("Failure # 1\nTraceback (most recent call last):\n  File \"train.py\", line 1\n"
+                     "resnet_core.config.ConfigError: precision: bf16 is emulated on this CPU (AVX2)\n")
+    trial = SimpleNamespace(trial_id="t1", config={"precision": "bf16"}, error_file=str(trace))
+    tracker = MlflowTracker(uri, exp, parent, {"dataset": "synthetic", "epochs": 1}, {"sweep": "errored"})
+    tracker.setup()
+    tracker.on_trial_start(0, [trial], trial)
+    tracker.on_trial_error(0, [trial], trial)
+    tracker.on_experiment_end([trial])
+    run = client.search_runs([exp], "tags.trial_id = 't1'")[0]
+    assert run.data.tags["outcome"] == "errored" and run.info.status == "FAILED"
+    assert run.data.tags["error"] == "resnet_core.config.ConfigError: precision: bf16 is emulated on this CPU (AVX2)"

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from resnet_core import hardware
 from sweeps.testing.procs import group_alive, wait_until
 from sweeps.testing.runs import metric_steps, restores, runs_of
 
@@ -46,8 +47,9 @@ def test_smoke_sweep_lands_in_mlflow_complete(smoke_sweep_http) -> None:
         assert set(FIELDS) | {"trial_id"} <= set(run.data.params)
         assert run.data.tags["outcome"] == "completed" and run.info.status == "FINISHED"
         assert {"version.torch", "version.ray", "version.mlflow", "version.optuna", "version.python",
-                "git_commit", "hardware", "node_id"} <= set(run.data.tags)
+                "git_commit", "hardware", "node_id", "cpu_model", "cpu_capability"} <= set(run.data.tags)
         assert "device" not in run.data.tags  # the hardware tag no longer shadows the `device` config field
+        assert run.data.tags["precision_used"] == "fp32"
         assert {"train/lr", "train/loss", "val/acc"} <= set(run.data.metrics) and "lr" not in run.data.metrics
         assert epochs_logged(smoke_sweep_http.tracking_uri, run) == [1, 2]
         history = MlflowClient(smoke_sweep_http.tracking_uri).get_metric_history(run.info.run_id, "val/acc")
@@ -85,6 +87,26 @@ def test_diverged_trial_is_tagged_and_the_other_completes(diverge_sweep) -> None
     assert parent.data.tags["best_run_id"] == by_lr[0.05].info.run_id
     versions = MlflowClient(diverge_sweep).search_model_versions("name = 'diverge-best'")
     assert len(versions) == 1  # the best model, registered once
+
+
+@pytest.mark.skipif(hardware.cpu_bf16_native(), reason="this CPU runs bf16 natively, so bf16 is not refused here")
+def test_bf16_on_cpu_without_native_bf16_errors_the_trial_with_its_reason(server, tmp_path) -> None:
+    """The refusal happens in the trial on its worker: that run is errored with the message, the fp32 one completes."""
+    spec = write_spec(str(tmp_path), name="bf16_refused", dataset="synthetic", train={"epochs": 1, "depth": 8},
+                      search_space={"precision": {"grid": ["fp32", "bf16"]}}, search="grid", scheduler="none",
+                      max_failures=0, max_concurrent_trials=2)
+    done = subprocess.run([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    _, children = runs_of(server.url, "bf16_refused")
+    by_precision = {r.data.params["precision"]: r for r in children}
+    refused, fine = by_precision["bf16"], by_precision["fp32"]
+    assert refused.data.tags["outcome"] == "errored" and refused.info.status == "FAILED"
+    capability = hardware.cpu_capability()
+    assert refused.data.tags["error"].endswith(f"precision: bf16 is emulated on this CPU ({capability}; needs "
+                                               "AVX512_BF16 or AMX) and runs about 10x slower than fp32; "
+                                               "use precision auto or fp32")
+    assert fine.data.tags["outcome"] == "completed" and fine.data.tags["precision_used"] == "fp32"
 
 
 def test_reproduce_is_exact_on_cpu_and_logged_model_matches(diverge_sweep, tmp_path) -> None:

@@ -53,7 +53,7 @@ def test_other_seed_gives_other_metrics(tiny: TrainConfig) -> None:
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_checkpoint_resume_equals_straight_run(tiny: TrainConfig, tmp_path, precision: str) -> None:
+def test_checkpoint_resume_equals_straight_run(tiny: TrainConfig, tmp_path, precision: str, bf16_anywhere) -> None:
     cfg = dataclasses.replace(tiny, epochs=4, precision=precision)
     straight = _strip_timing(list(train(cfg)))
     first = Trainer(cfg)
@@ -85,7 +85,7 @@ def test_pickle_payload_checkpoint_is_refused(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("precision", ["bf16"])
-def test_bf16_trains(tiny: TrainConfig, precision: str) -> None:
+def test_bf16_trains(tiny: TrainConfig, precision: str, bf16_anywhere) -> None:
     rows = list(train(dataclasses.replace(tiny, precision=precision, epochs=4)))
     assert rows[-1]["val/acc"] > 0.3
 
@@ -109,3 +109,20 @@ def test_degradation_ordering_on_digits() -> None:
     assert plain56 > plain20 + 0.2
     assert plain56 > res56 + 0.2
     assert res56 < 0.05
+
+
+@pytest.mark.parametrize("pad, flip, shape", [(4, True, (16, 3, 32, 32)), (1, False, (8, 1, 8, 8)),
+                                              (0, True, (4, 3, 6, 5)), (2, True, (3, 2, 7, 9))])
+def test_augment_equals_pad_crop_flip_image_by_image(pad: int, flip: bool, shape: tuple) -> None:
+    """The batched gather against the plain recipe, drawing the same random numbers in the same order."""
+    from resnet_core.data import augment
+
+    x = torch.randn(shape)
+    n, _, h, w = shape
+    gen = torch.Generator().manual_seed(5)
+    dy, dx = (torch.randint(0, 2 * pad + 1, (n,), generator=gen) for _ in range(2)) if pad else ([0] * n,) * 2
+    mirror = torch.rand(n, generator=gen) < 0.5 if flip else [False] * n
+    padded = torch.nn.functional.pad(x, (pad,) * 4)
+    expected = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w].flip(2) if mirror[i]
+                            else padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    assert torch.equal(augment(x, pad, flip, torch.Generator().manual_seed(5)), expected)
