@@ -10,6 +10,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from dashboards.confirmed import PICK_RULES as RULES  # the rules' names and the words the report uses
+
 from .spec import Dimension, SweepSpec
 
 
@@ -28,7 +30,7 @@ class Pick:
     """The configuration an arm is confirmed with, and the rule that picked it."""
     arm: dict             # factor -> value
     params: dict          # every searched field -> value (factors and nuisance)
-    rule: str             # how it was picked: a key of dashboards.confirmed.PICK_RULES
+    rule: str             # key of RULES
     source: str           # the trial ids whose values were used, "" for the default rule
 
 
