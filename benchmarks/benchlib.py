@@ -89,11 +89,6 @@ def on_cpu_only(device: str) -> bool:
     return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
 
 
-def cpu_precision() -> str:
-    """bf16 where this CPU runs it natively, else fp32 (what precision: auto picks)."""
-    return "bf16" if hardware.cpu_bf16_native() else "fp32"
-
-
 def print_header(title: str, **extra) -> None:
     """Title plus what a reader needs to trust the numbers: versions, threads, load, hardware."""
     print(f"# {title}")

@@ -23,6 +23,7 @@ import torch
 import benchlib as B
 import reference as R
 from resnet_core import TrainConfig, Trainer, build_model
+from resnet_core.hardware import precision_for
 from resnet_core.data import DataSet
 
 # Dense bf16 peak TFLOP/s by GPU name (first match wins, so the specific names come first).
@@ -35,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--images", type=int, default=50_000, help="training images per epoch")
     p.add_argument("--val", type=int, default=10_000, help="evaluation images per epoch")
     p.add_argument("--depths", default="20,56,110")
-    p.add_argument("--precision", default="bf16", help="ours: bf16 or fp32 (the reference is always fp32)")
+    p.add_argument("--precision", default="auto",
+                   help="ours: auto (bf16 where native: CUDA sm80+, AVX512_BF16/AMX CPUs; else fp32), bf16 or fp32")
     p.add_argument("--compile", default="off,on", help="ours: comma list of off, on, cudagraphs (CUDA only)")
     p.add_argument("--epochs", type=int, default=2, help="ours: epochs per variant; the first is warm-up")
     p.add_argument("--workers", type=int, default=2, help="reference DataLoader workers")
@@ -49,10 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if known.quick:  # CI sizes become the defaults; flags still win
         p.set_defaults(images=256, val=128, depths="8", compile="off", device="cpu", warmup=1)
     elif B.on_cpu_only(known.device) and not known.full:  # ~3 min on 2 AVX2 cores, cold compile included
-        p.set_defaults(images=2560, val=1024, depths="20", precision=B.cpu_precision(), warmup=3)
+        p.set_defaults(images=2560, val=1024, depths="20", warmup=3)
     args = p.parse_args(argv)
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.precision = precision_for(args.precision, torch.device(args.device))  # what the Trainer will use
     return args
 
 

@@ -24,6 +24,7 @@ import torch
 
 import benchlib as B
 from resnet_core import TrainConfig, Trainer
+from resnet_core.hardware import precision_for
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val", type=int, default=2_000, help="evaluation images per trial")
     p.add_argument("--epochs", type=int, default=5, help="epochs per trial")
     p.add_argument("--depth", type=int, default=20)
-    p.add_argument("--precision", default="bf16")
+    p.add_argument("--precision", default="auto",
+                   help="ours: auto (bf16 where native: CUDA sm80+, AVX512_BF16/AMX CPUs; else fp32), bf16 or fp32")
     p.add_argument("--compile", action="store_true", help="torch.compile each trial's model")
     p.add_argument("--device", default="auto", help="auto: cuda where present, else cpu")
     p.add_argument("--quick", action="store_true", help="CI size: CPU, ResNet-8, 128 images, 1 epoch")
@@ -42,10 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if known.quick:  # CI sizes become the defaults; flags still win
         p.set_defaults(images=128, val=64, epochs=1, depth=8, device="cpu")
     elif B.on_cpu_only(known.device) and not known.full:  # ~2 min on 2 AVX2 cores: 7 trials of 2 small epochs
-        p.set_defaults(images=1280, val=256, epochs=2, precision=B.cpu_precision())
+        p.set_defaults(images=1280, val=256, epochs=2)
     args = p.parse_args(argv)
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.precision = precision_for(args.precision, torch.device(args.device))  # what the Trainer will use
     return args
 
 
