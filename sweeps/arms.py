@@ -10,8 +10,6 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from dashboards.confirmed import PICK_RULES as RULES  # the rules' names and the words the report uses
-
 from .spec import Dimension, SweepSpec
 
 
@@ -30,7 +28,7 @@ class Pick:
     """The configuration an arm is confirmed with, and the rule that picked it."""
     arm: dict             # factor -> value
     params: dict          # every searched field -> value (factors and nuisance)
-    rule: str             # key of RULES
+    rule: str             # how it was picked: a key of dashboards.confirmed.PICK_RULES (the report's words)
     source: str           # the trial ids whose values were used, "" for the default rule
 
 

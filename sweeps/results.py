@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-# Strings the trainable reports beside the metrics; the tracker turns them into tags.
-TAG_KEYS = ("hardware", "node_id", "hostname", "resources")
-# What a trial ran with, also strings from the trainable: its worker's CPU may differ from the driver's.
-INFO_KEYS = ("precision_used", "cpu_model", "cpu_capability")
+
+# Strings the trainable reports beside the metrics (where and with what it ran, from its worker, whose CPU
+# may differ from the driver's); the tracker turns them into tags.
+TAG_KEYS = ("hardware", "node_id", "hostname", "resources", "precision_used", "cpu_model", "cpu_capability")
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
 WORST_MIN = 1e3
 

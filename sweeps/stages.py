@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from dashboards.load import child_runs
 
-from .arms import RULES, Trial, confirm_seeds, grid_entries, pick_arms
+from .arms import Trial, confirm_seeds, grid_entries, pick_arms
 from .finalize import config_of
 from .runner import Sweep, run_config, tuner_for, write_state
 
@@ -44,7 +44,7 @@ def plan_confirm(sweep: Sweep) -> dict:
     """Arms (picked configs with their rule) and fresh seeds; kept in the state file and on the parent run."""
     trials = search_trials(sweep)
     picks = pick_arms(sweep.spec, trials)
-    plan = {"arms": grid_entries(picks), "seeds": confirm_seeds(sweep.spec, trials), "rules": RULES}
+    plan = {"arms": grid_entries(picks), "seeds": confirm_seeds(sweep.spec, trials)}
     MlflowClient(sweep.tracking_uri).log_text(sweep.parent_run_id, json.dumps(plan, indent=1), "confirm_plan.json")
     return plan
 

@@ -21,8 +21,7 @@ from ray.tune import Callback
 
 from resnet_core.config import FIELDS, make_config
 
-from .results import (INFO_KEYS, TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params,
-                      tracked_metrics)
+from .results import TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -209,7 +208,7 @@ class MlflowTracker(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         self._ensure_run(trial)
         tid = trial.trial_id
-        tags = {k: result[k] for k in (*TAG_KEYS, *INFO_KEYS) if isinstance(result.get(k), str)}
+        tags = {k: result[k] for k in TAG_KEYS if isinstance(result.get(k), str)}
         if tags and tags != self.tags_seen.get(tid):
             self.tags_seen[tid] = tags
             self.sender.put(("tags", tid, tags))
