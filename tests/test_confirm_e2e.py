@@ -7,17 +7,18 @@ import os
 import signal
 import subprocess
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
-from test_sweep_e2e import CLI, _epochs_reached, epochs_logged, write_spec
+from test_sweep_e2e import CLI, epochs_logged, write_spec
 
 from dashboards.confirmed import PICK_RULES, confirm_verdict
 from dashboards.load import load_sweep
 from sweeps.runner import STATE_FILE
 from sweeps.testing.procs import group_alive, wait_until
-from sweeps.testing.runs import restores, runs_of
+from sweeps.testing.runs import restores, runs_of, saved_trials
 
 pytestmark = pytest.mark.slow
 SEEDS = 2
@@ -92,6 +93,13 @@ def test_verdict_numbers_equal_scipy_on_the_same_runs(confirmed) -> None:
     assert "How each arm was picked" in page and "Search runs, per init" in page
 
 
+def _checkpointed_mid_way(results: Path) -> bool:
+    """Whether Tune's saved confirm state holds a running trial with a checkpoint and epochs still to go."""
+    confirm = [p / "confirm" for p in results.glob("killconfirm_*")] if results.is_dir() else []
+    return any(t["status"] == "RUNNING" and t["checkpoint_epoch"] and t["epoch"] < EPOCHS - 1
+               for folder in confirm for t in saved_trials(str(folder)))
+
+
 @pytest.mark.timeout(1200)  # two stages, a kill and a resume on a shared, loaded 2-core machine
 def test_kill_driver_during_confirm_then_resume_keeps_one_run_per_trial(server, tmp_path) -> None:
     spec = write_spec(str(tmp_path), name="killconfirm", dataset="digits",
@@ -101,8 +109,8 @@ def test_kill_driver_during_confirm_then_resume_keeps_one_run_per_trial(server, 
     driver = subprocess.Popen([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_until(lambda: _epochs_reached(server.url, "killconfirm", 3, stage="confirm"), 400,
-                   "no confirm trial of killconfirm reached 3 epochs")
+        wait_until(lambda: _checkpointed_mid_way(tmp_path / "ray_results"), 400,
+                   "Tune's saved state never held a running confirm trial with a checkpoint", every_s=0.1)
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
         driver.wait()

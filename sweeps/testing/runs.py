@@ -45,3 +45,27 @@ def restores(sweep_dir: str) -> dict:
         out["restarted_from_0"] += sum(r["epoch"] == 1 for r in rows) - 1  # no checkpoint yet when it failed
         out["epochs_redone"] += len(rows) - len({r["epoch"] for r in rows})
     return out
+
+
+def saved_trials(experiment_dir: str) -> list[dict]:
+    """Each trial in Tune's newest saved experiment state: status, last epoch, epoch of its latest checkpoint.
+
+    This is what a resume restores from, so a test that kills a driver waits on it rather than on MLflow,
+    which lags the trials and says nothing of whether Tune's snapshot holds their checkpoints yet.
+    """
+    from ray.tune.trainable.metadata import _TrainingRunMetadata  # Tune's own reader of its state
+
+    states = sorted(f for f in os.listdir(experiment_dir) if f.startswith("experiment_state-")) \
+        if os.path.isdir(experiment_dir) else []
+    try:
+        with open(os.path.join(experiment_dir, states[-1])) as fh:
+            trial_data = json.load(fh)["trial_data"]
+    except (IndexError, OSError, ValueError):  # none yet, or caught mid-write
+        return []
+    out = []
+    for trial_json, metadata_json in trial_data:
+        meta = _TrainingRunMetadata.from_json_state(metadata_json)
+        latest = meta.checkpoint_manager.latest_checkpoint_result
+        out.append({"status": json.loads(trial_json)["status"], "epoch": (meta.last_result or {}).get("epoch", 0),
+                    "checkpoint_epoch": latest.metrics.get("epoch") if latest else None})
+    return out
