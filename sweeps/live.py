@@ -80,7 +80,7 @@ class SweepConsole(Callback):
 
     def _say(self, line: str) -> None:
         if self.live is not None:
-            self.live.console.print(Text(line), soft_wrap=True)
+            self.live.console.print(Text(line))
         else:
             print(line, flush=True)
 
@@ -88,7 +88,8 @@ class SweepConsole(Callback):
         self.done, self.started = set(), set()
         self._say(f"{self.label}: {total_num_samples} trials")
         if self.live_mode:
-            self.live = Live(Text(""), console=Console(), refresh_per_second=4, transient=True)
+            # soft_wrap: lines printed above the table (ours, the tracker's) stay one line however long
+            self.live = Live(Text(""), console=Console(soft_wrap=True), refresh_per_second=4, transient=True)
             self.live.start()
 
     def _draw(self, trials, force: bool = False) -> None:
