@@ -75,14 +75,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     from .best import print_best
-    from .runner import tracking_uri_from
+    from .urls import tracking_uri_from  # not .runner: it loads torch, Ray's glue and more that `best` never uses
 
     return print_best(args.experiment, tracking_uri_from(args.tracking_uri), args.top)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
-    from .runner import tracking_uri_from
+    from .urls import tracking_uri_from
 
     return reproduce(args.target, tracking_uri_from(args.tracking_uri), args.device, args.tolerance)
 
@@ -90,7 +90,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from dashboards.report import build_report
 
-    from .runner import tracking_uri_from
+    from .urls import tracking_uri_from
 
     print(build_report(args.experiment, tracking_uri_from(args.tracking_uri), args.out))
     return 0

@@ -12,11 +12,10 @@ from mlflow import MlflowClient
 
 from .provenance import provenance_tags
 from .spec import SpecError, SweepSpec, parse_spec
-from .urls import optuna_storage_from, redact
+from .urls import optuna_storage_from, redact, tracking_uri_from
 
 STATE_FILE = "resnet_sweep.json"
 DEFAULT_STORAGE = "ray_results"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
 # The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
 # kind, so a UI that lands by kind opens the training runs rather than an empty GenAI overview (issue 15).
 EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
@@ -37,10 +36,6 @@ class Sweep:
     stage: str = "search"              # the stage running now: search, then confirm (when the spec has one)
     plan: dict | None = None           # the confirm stage's arms and seeds, fixed once the search ends
     verbose: bool = False              # Tune's own output (--verbose) instead of our console; never saved
-
-
-def tracking_uri_from(flag: str | None) -> str:
-    return flag or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
