@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from resnet_core.config import FIELDS
+from resnet_core.config import FIELDS, make_config
 
 from .results import classify, closing_outcome, error_line, sampled_params
 from .tracking import read_small_file
@@ -134,6 +134,22 @@ class SweepConsole(Callback):
         if self.live is not None:
             self.live.stop()
             self.live = None
+
+
+def sweep_console(spec, stage: str) -> SweepConsole:
+    """The console of one stage of a sweep spec: its searched fields (and the seed where it varies) as columns."""
+    if spec.search != "grid":
+        quiet_optuna()
+    keys = list(spec.search_space) + (["seed"] if spec.seeds > 1 or stage == "confirm" else [])
+    return SweepConsole(f"{spec.name} {stage}", keys, make_config(spec.train).epochs)
+
+
+def replace_console(tuner, consoles: list, verbose: bool) -> None:
+    """Swap a restored Tuner's console callback and Tune verbosity for these (its RunConfig is the first run's)."""
+    config = tuner._local_tuner.get_run_config() if tuner._local_tuner else None  # Tuner.restore takes no RunConfig
+    if config is not None:  # None under Ray Client, which keeps the first run's output
+        kept = [c for c in config.callbacks or [] if not isinstance(c, SweepConsole)]
+        config.callbacks, config.verbose = kept + consoles, 1 if verbose else 0
 
 
 class _DropPrefix(logging.Filter):

@@ -35,7 +35,7 @@ class Sweep:
     optuna_storage: str | None = None  # the study's URL; in memory only (the state file gets it masked)
     stage: str = "search"              # the stage running now: search, then confirm (when the spec has one)
     plan: dict | None = None           # the confirm stage's arms and seeds, fixed once the search ends
-    verbose: bool = False              # Tune's own output (--verbose) instead of our console; never saved
+    verbose: bool = True               # Tune's own output; the command line's default is our console; never saved
 
 
 def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
@@ -173,28 +173,19 @@ def sweep_name(sweep: Sweep) -> str:
 
 
 def console_for(sweep: Sweep, stage: str) -> list:
-    """The stage's console callback (a list of it), or none with --verbose, where Tune prints its own output."""
+    """The stage's console callback (a list of it), or none when verbose: then Tune prints its own output."""
     if sweep.verbose:
         return []
-    from resnet_core.config import make_config
+    from .live import sweep_console
 
-    from .live import SweepConsole, quiet_optuna
-
-    spec = sweep.spec
-    if spec.search != "grid":
-        quiet_optuna()
-    keys = list(spec.search_space) + (["seed"] if spec.seeds > 1 or stage == "confirm" else [])
-    return [SweepConsole(f"{spec.name} {stage}", keys, make_config(spec.train).epochs)]
+    return [sweep_console(sweep.spec, stage)]
 
 
 def set_console(tuner, sweep: Sweep, stage: str) -> None:
-    """Give a restored Tuner this invocation's console: Tuner.restore brings back the first run's RunConfig."""
-    from .live import SweepConsole
+    """A restored Tuner gets this invocation's output settings (Tuner.restore brings back the first run's)."""
+    from .live import replace_console
 
-    config = tuner._local_tuner.get_run_config() if tuner._local_tuner else None  # None under Ray Client
-    if config is not None:
-        kept = [c for c in config.callbacks or [] if not isinstance(c, SweepConsole)]
-        config.callbacks, config.verbose = kept + console_for(sweep, stage), 1 if sweep.verbose else 0
+    replace_console(tuner, console_for(sweep, stage), sweep.verbose)
 
 
 def run_config(sweep: Sweep, folder: str, stage: str, tracker=None):
