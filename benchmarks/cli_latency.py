@@ -1,12 +1,12 @@
 """How long the everyday read-only commands take to answer: `resnet-sweep best` on a 24-run sqlite store,
 and the import time of the command line itself.
 
-    python benchmarks/cli_latency.py [--code PATH] [--repeat 3]
+    python benchmarks/cli_latency.py [--code PATH ...] [--repeat 3]
 
 Builds a sqlite MLflow store in a temporary folder shaped like a finished `degradation` sweep (one parent
 run, 24 trial runs with every config param, 8 epochs of 60 metrics each, outcome tags), then runs
-`python -m sweeps.cli best` against it and `python -X importtime` on the CLI modules. --code runs another
-checkout's code (e.g. the main branch) against the same store, for a before/after comparison.
+`python -m sweeps.cli best` against it and `python -X importtime` on the CLI modules. --code, repeated,
+runs several checkouts' code (e.g. the main branch and this one) against the same store, interleaved.
 Prints measured numbers only; nothing is asserted.
 """
 
@@ -101,30 +101,39 @@ def cpu() -> str:
         return platform.processor() or platform.machine()
 
 
+def measure(env: dict, cwd: str, uri: str) -> list[tuple[str, float, str]]:
+    """One round of every measurement with one checkout's code: (label, seconds, note)."""
+    rows = []
+    for label, modules in (("import sweeps.cli", "sweeps.cli"),
+                           ("import for `best`", "sweeps.cli, sweeps.commands, sweeps.best, dashboards.load"),
+                           ("import for `report`", "sweeps.cli, dashboards.report"),
+                           ("import for `reproduce`", "sweeps.cli, sweeps.reproduce")):
+        took, heavy = import_s(modules, env, cwd)
+        rows.append((label, took, f"loads {', '.join(heavy) or 'none of the heavy libraries'}"))
+    took = wall_s([sys.executable, "-m", "sweeps.cli", "best", EXPERIMENT, "--tracking-uri", uri], env, cwd)
+    return rows + [("resnet-sweep best (wall)", took, f"{TRIALS}-run sqlite store")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose code to time (default: this one)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
+    ap.add_argument("--code", type=Path, action="append",
+                    help="checkout whose code to time; repeat it to compare, rounds interleaved (default: this one)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of each measurement (default 3)")
     args = ap.parse_args()
-    env = env_for(args.code.resolve())
-    print(f"# cli latency: {args.code.resolve()}  ({cpu()}, Python {platform.python_version()})")
+    codes = [c.resolve() for c in args.code or [ROOT]]
+    print(f"# cli latency ({cpu()}, Python {platform.python_version()}, {os.cpu_count()} CPUs seen)")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         uri = build_store(tmp)
         print(f"store: {TRIALS} trial runs x {EPOCHS} epochs x 60 metrics, built in {time.perf_counter() - start:.1f} s")
-        rows = []
-        for label, modules in (("import sweeps.cli", "sweeps.cli"),
-                               ("import for `best`", "sweeps.cli, sweeps.commands, sweeps.best, dashboards.load"),
-                               ("import for `report`", "sweeps.cli, dashboards.report"),
-                               ("import for `reproduce`", "sweeps.cli, sweeps.reproduce")):
-            times, heavy = zip(*(import_s(modules, env, tmp) for _ in range(args.repeat)))
-            rows.append((label, times, f"loads {', '.join(heavy[0]) or 'none of the heavy libraries'}"))
-        best = [wall_s([sys.executable, "-m", "sweeps.cli", "best", EXPERIMENT, "--tracking-uri", uri], env, tmp)
-                for _ in range(args.repeat)]
-        rows.append(("resnet-sweep best (wall)", best, f"{TRIALS}-run sqlite store"))
-    print("| measure | median s | min s | max s | note |\n|---|---|---|---|---|")
-    for label, times, note in rows:
-        print(f"| {label} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} | {note} |")
+        results: dict = {}
+        for _ in range(args.repeat):  # interleaved, so that load from elsewhere on the machine hits every checkout
+            for code in codes:
+                for label, took, note in measure(env_for(code), tmp, uri):
+                    results.setdefault((str(code), label), ([], note))[0].append(took)
+    print("| code | measure | median s | min s | max s | note |\n|---|---|---|---|---|---|")
+    for (code, label), (times, note) in results.items():
+        print(f"| {code} | {label} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} | {note} |")
 
 
 if __name__ == "__main__":
