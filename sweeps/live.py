@@ -92,8 +92,8 @@ class SweepConsole(Callback):
             self.live = Live(Text(""), console=Console(soft_wrap=True), refresh_per_second=4, transient=True)
             self.live.start()
 
-    def _draw(self, trials, force: bool = False) -> None:
-        if self.live is None or (not force and time.monotonic() - self.drawn_at < REFRESH_S):
+    def _draw(self, trials) -> None:
+        if self.live is None or time.monotonic() - self.drawn_at < REFRESH_S:
             return
         rows = [(t.trial_id, trial_values(t.config, self.keys), progress(t.last_result, self.epochs),
                  t.status.lower()) for t in trials if t.status in ACTIVE]
