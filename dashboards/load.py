@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 
-import mlflow.artifacts
 import numpy as np
 import pandas as pd
 import yaml
@@ -135,6 +134,8 @@ def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str) -> 
 
 def sweep_spec(tracking_uri: str, run_id: str) -> tuple[str, dict]:
     """The spec.yaml text logged on a parent run and its parsed mapping; ("", {}) when absent or unreadable."""
+    import mlflow.artifacts
+
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="spec.yaml", dst_path=tmp,
@@ -147,12 +148,17 @@ def sweep_spec(tracking_uri: str, run_id: str) -> tuple[str, dict]:
     return text, spec if isinstance(spec, dict) else {}
 
 
+def sweep_trials(client: MlflowClient, ref: str) -> tuple[object, list, pd.DataFrame]:
+    """(parent run, trial runs, normalised trial frame) of a sweep: two queries, nothing fetched per run."""
+    parent = find_parent(client, ref)
+    runs = child_runs(client, parent.info.experiment_id, parent.info.run_id)
+    return parent, runs, normalise_trials(pd.DataFrame([trial_row(r) for r in runs]))
+
+
 def load_sweep(ref: str, tracking_uri: str, history: bool = False) -> SweepData:
     """Load a sweep from MLflow by experiment name, parent run id, or sweep name; frames come normalised."""
     client = MlflowClient(tracking_uri)
-    parent = find_parent(client, ref)
-    runs = child_runs(client, parent.info.experiment_id, parent.info.run_id)
-    trials = normalise_trials(pd.DataFrame([trial_row(r) for r in runs]))
+    parent, runs, trials = sweep_trials(client, ref)
     if "best/val/acc" not in trials and len(trials):
         trials["best/val/acc"] = [max((m.value for m in client.get_metric_history(r, "val/acc")), default=float("nan"))
                                   for r in trials["run_id"]]

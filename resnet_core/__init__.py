@@ -1,10 +1,34 @@
-"""CIFAR ResNets with residual shortcuts on or off: model, inits, data and training loop (pure PyTorch)."""
+"""CIFAR ResNets with residual shortcuts on or off: model, inits, data and training loop (pure PyTorch).
 
-from .build import build_model
-from .config import ConfigError, TrainConfig, make_config
-from .inits import INITS
-from .model import ResNet, count_params
-from .train import CheckpointError, Trainer, load_checkpoint, save_checkpoint, train
+The names below load on first use (PEP 562), so that `resnet_core.config` and `resnet_core.outcomes`,
+which the command line reads, cost no torch import.
+"""
 
-__all__ = ["ConfigError", "TrainConfig", "make_config", "INITS", "ResNet", "build_model", "count_params",
-           "CheckpointError", "Trainer", "load_checkpoint", "save_checkpoint", "train"]
+import importlib
+import sys
+import types
+
+_HOME = {"build_model": "build", "ConfigError": "config", "TrainConfig": "config", "make_config": "config",
+         "INITS": "inits", "ResNet": "model", "count_params": "model", "CheckpointError": "train",
+         "Trainer": "train", "load_checkpoint": "train", "save_checkpoint": "train", "train": "train"}
+
+__all__ = list(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'resnet_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        # Importing the submodule resnet_core.train binds it to the package's name `train`; that name stays
+        # the function train(), as it was when this file imported everything eagerly.
+        if not (name == "train" and isinstance(value, types.ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -20,14 +20,17 @@ def _cell(value) -> str:
 
 
 def print_best(ref: str, tracking_uri: str, top: int) -> int:
-    from dashboards.load import load_sweep
+    from mlflow import MlflowClient
 
-    data = load_sweep(ref, tracking_uri)
-    metric, mode = data.parent.data.params.get("metric", "val/acc"), data.parent.data.params.get("mode", "max")
-    if data.trials.empty:
+    from dashboards.load import sweep_trials
+
+    # The final metrics only: no per-run histories and no spec download, which the report needs and `best` not.
+    parent, _, trials = sweep_trials(MlflowClient(tracking_uri), ref)
+    metric, mode = parent.data.params.get("metric", "val/acc"), parent.data.params.get("mode", "max")
+    if trials.empty:
         Console().print(f"sweep {ref}: no trials logged yet")
         return 0
-    ranked = rank_trials(data.trials, metric, mode)
+    ranked = rank_trials(trials, metric, mode)
     table = Table(title=f"{ref}: best {min(top, len(ranked))} of {len(ranked)} trials by {metric} ({mode})")
     cols = [c for c in COLUMNS if c in ranked]
     for c in ("run",) + tuple(cols):

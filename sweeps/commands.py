@@ -55,7 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_sweep, tracking_uri_from
 
     uri = tracking_uri_from(args.tracking_uri)
-    summary = run_sweep(spec, args.address, uri, args.storage_path, args.register, args.optuna_storage)
+    summary = run_sweep(spec, args.address, uri, args.storage_path, args.register, args.optuna_storage,
+                        args.verbose)
     _print_summary(summary, uri, spec.name)
     _report_after(args, spec.name, uri)
     return 0 if summary["running"] == 0 else 1
@@ -65,7 +66,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .runner import find_sweep, read_state, resume_sweep
 
     sweep = read_state(find_sweep(args.sweep, args.storage_path))
-    summary = resume_sweep(sweep.path, args.address, args.storage_path, args.register, args.optuna_storage)
+    summary = resume_sweep(sweep.path, args.address, args.storage_path, args.register, args.optuna_storage,
+                           args.verbose)
     _print_summary(summary, sweep.tracking_uri, sweep.spec.name)
     _report_after(args, sweep.spec.name, sweep.tracking_uri)
     return 0 if summary["running"] == 0 else 1
@@ -73,14 +75,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     from .best import print_best
-    from .runner import tracking_uri_from
+    from .urls import tracking_uri_from  # not .runner: it loads torch, Ray's glue and more that `best` never uses
 
     return print_best(args.experiment, tracking_uri_from(args.tracking_uri), args.top)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
-    from .runner import tracking_uri_from
+    from .urls import tracking_uri_from
 
     return reproduce(args.target, tracking_uri_from(args.tracking_uri), args.device, args.tolerance)
 
@@ -88,7 +90,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from dashboards.report import build_report
 
-    from .runner import tracking_uri_from
+    from .urls import tracking_uri_from
 
     print(build_report(args.experiment, tracking_uri_from(args.tracking_uri), args.out))
     return 0
@@ -120,6 +122,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
     p.add_argument("--register", metavar="NAME", help="register the best model under this name")
     p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    p.add_argument("--verbose", action="store_true",
+                   help="Tune's full output (every trial's config and results) instead of the compact trial table")
     p.add_argument("--optuna-storage", metavar="URL",
                    help="Optuna study database, may hold a password (default: $OPTUNA_STORAGE, else the spec's "
                         "storage, else in memory); never written to MLflow or the sweep folder")

@@ -12,11 +12,10 @@ from mlflow import MlflowClient
 
 from .provenance import provenance_tags
 from .spec import SpecError, SweepSpec, parse_spec
-from .urls import optuna_storage_from, redact
+from .urls import optuna_storage_from, redact, tracking_uri_from
 
 STATE_FILE = "resnet_sweep.json"
 DEFAULT_STORAGE = "ray_results"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
 # The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
 # kind, so a UI that lands by kind opens the training runs rather than an empty GenAI overview (issue 15).
 EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
@@ -36,10 +35,7 @@ class Sweep:
     optuna_storage: str | None = None  # the study's URL; in memory only (the state file gets it masked)
     stage: str = "search"              # the stage running now: search, then confirm (when the spec has one)
     plan: dict | None = None           # the confirm stage's arms and seeds, fixed once the search ends
-
-
-def tracking_uri_from(flag: str | None) -> str:
-    return flag or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    verbose: bool = True               # Tune's own output; the command line's default is our console; never saved
 
 
 def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
@@ -64,15 +60,23 @@ def check_tracking(tracking_uri: str) -> None:
         raise SpecError(f"tracking: cannot use MLflow at {tracking_uri} ({first}); {hint}") from None
 
 
-def start_ray(address: str | None) -> float:
+def start_ray(address: str | None, verbose: bool = True) -> float:
     """Connect to a cluster (address, or RAY_ADDRESS as under Ray Jobs) or start a local Ray; return its GPUs."""
+    import logging
+
     import ray
 
     address = address or os.environ.get("RAY_ADDRESS")
+    quiet = {}
+    if not verbose:  # Ray's INFO lines stay in its log files; warnings and errors, workers' too, still show
+        from .live import quiet_logs, worker_logging
+
+        quiet_logs()
+        quiet = {"logging_level": logging.WARNING, "job_config": worker_logging()}
     if address:
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=True, **quiet)
     else:
-        ray.init(include_dashboard=False, log_to_driver=True)
+        ray.init(include_dashboard=False, log_to_driver=True, **quiet)
     return float(ray.cluster_resources().get("GPU", 0))
 
 
@@ -168,15 +172,33 @@ def sweep_name(sweep: Sweep) -> str:
     return sweep.path.rstrip("/").rsplit("/", 1)[1]
 
 
+def console_for(sweep: Sweep, stage: str) -> list:
+    """The stage's console callback (a list of it), or none when verbose: then Tune prints its own output."""
+    if sweep.verbose:
+        return []
+    from .live import sweep_console
+
+    return [sweep_console(sweep.spec, stage)]
+
+
+def set_console(tuner, sweep: Sweep, stage: str) -> None:
+    """A restored Tuner gets this invocation's output settings (Tuner.restore brings back the first run's)."""
+    from .live import replace_console
+
+    replace_console(tuner, console_for(sweep, stage), sweep.verbose)
+
+
 def run_config(sweep: Sweep, folder: str, stage: str, tracker=None):
-    """Tune's RunConfig of one stage: its folder, retries, checkpoints kept and the stage's MLflow tracker."""
+    """Tune's RunConfig of one stage: its folder, retries, checkpoints kept, the stage's MLflow tracker and
+    our console (Tune's own output, verbose=1, with --verbose)."""
     from ray import tune
 
     return tune.RunConfig(
         name=folder.rstrip("/").rsplit("/", 1)[1], storage_path=folder.rstrip("/").rsplit("/", 1)[0],
         failure_config=tune.FailureConfig(max_failures=sweep.spec.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), callbacks=[tracker or make_tracker(sweep, stage)],
-        verbose=1)
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        callbacks=[tracker or make_tracker(sweep, stage), *console_for(sweep, stage)],
+        verbose=1 if sweep.verbose else 0)
 
 
 def tuner_for(sweep: Sweep, restore: bool, tracker=None):
@@ -187,8 +209,10 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
 
     spec = sweep.spec
     if restore:
-        return tune.Tuner.restore(sweep.path, tuning.tune_trainable(spec), resume_unfinished=True,
-                                  resume_errored=True, param_space=tuning.param_space(spec))
+        tuner = tune.Tuner.restore(sweep.path, tuning.tune_trainable(spec), resume_unfinished=True,
+                                   resume_errored=True, param_space=tuning.param_space(spec))
+        set_console(tuner, sweep, "search")
+        return tuner
     tune_config = tune.TuneConfig(
         metric=spec.metric, mode=spec.mode, search_alg=tuning.search_alg(spec, sweep.optuna_storage, sweep_name(sweep)),
         scheduler=tuning.scheduler(spec),
@@ -200,11 +224,11 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
 
 
 def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage_path: str | None,
-                optuna_storage: str | None = None) -> Sweep:
+                optuna_storage: str | None = None, verbose: bool = True) -> Sweep:
     """Everything before training: Ray up, resources checked, the parent run open, the state written."""
     import ray
 
-    gpus = start_ray(address)
+    gpus = start_ray(address, verbose)
     try:
         check_gpus(spec, gpus)
         root = storage_path or DEFAULT_STORAGE
@@ -214,7 +238,7 @@ def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage
     except BaseException:
         ray.shutdown()
         raise
-    sweep = Sweep(spec, path, tracking_uri, experiment_id, parent, optuna_storage)
+    sweep = Sweep(spec, path, tracking_uri, experiment_id, parent, optuna_storage, verbose=verbose)
     write_state(sweep)
     return sweep
 
@@ -248,8 +272,10 @@ def local_gpu_count() -> int:
 
 
 def run_sweep(spec: SweepSpec, address: str | None = None, tracking_uri: str | None = None,
-              storage_path: str | None = None, register: str | None = None, optuna_storage: str | None = None):
-    """resnet-sweep run: a new sweep from a validated spec; optuna_storage: the --optuna-storage flag."""
+              storage_path: str | None = None, register: str | None = None, optuna_storage: str | None = None,
+              verbose: bool = True):
+    """resnet-sweep run: a new sweep from a validated spec; optuna_storage: the --optuna-storage flag;
+    verbose: Tune's own output (the library default) rather than our console (the command line's default)."""
     if not (address or os.environ.get("RAY_ADDRESS")):
         check_gpus(spec, local_gpu_count())  # before Ray starts, for a local run
     check_tracking(tracking_uri_from(tracking_uri))
@@ -258,21 +284,22 @@ def run_sweep(spec: SweepSpec, address: str | None = None, tracking_uri: str | N
         from .study_storage import check_storage  # Optuna loads only when a study database is asked for
 
         check_storage(url)
-    sweep = prepare_run(spec, address, tracking_uri_from(tracking_uri), storage_path, url)
+    sweep = prepare_run(spec, address, tracking_uri_from(tracking_uri), storage_path, url, verbose)
     return execute(sweep, restore=False, register=register)
 
 
 def resume_sweep(name_or_path: str, address: str | None = None, storage_path: str | None = None,
-                 register: str | None = None, optuna_storage: str | None = None):
+                 register: str | None = None, optuna_storage: str | None = None, verbose: bool = True):
     """resnet-sweep resume: continue an interrupted sweep with the same runs (and the same study storage)."""
     from .study_storage import check_storage, resume_storage
 
     sweep = read_state(find_sweep(name_or_path, storage_path))
+    sweep.verbose = verbose
     check_tracking(sweep.tracking_uri)
     sweep.optuna_storage = resume_storage(sweep.optuna_storage, optuna_storage_from(optuna_storage))
     if sweep.optuna_storage:
         check_storage(sweep.optuna_storage)
     # a sweep begun before the tag existed also opens on its runs once resumed
     MlflowClient(sweep.tracking_uri).set_experiment_tag(sweep.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
-    start_ray(address)
+    start_ray(address, verbose)
     return execute(sweep, restore=True, register=register)

@@ -16,7 +16,7 @@ from dashboards.load import child_runs
 
 from .arms import Trial, confirm_seeds, grid_entries, pick_arms
 from .finalize import config_of
-from .runner import Sweep, run_config, tuner_for, write_state
+from .runner import Sweep, run_config, set_console, tuner_for, write_state
 
 CONFIRM_FOLDER = "confirm"
 
@@ -58,8 +58,10 @@ def confirm_tuner(sweep: Sweep, restore: bool):
     spec, path = sweep.spec, confirm_path(sweep)
     space = {"arm": tune.grid_search(sweep.plan["arms"]), "seed": tune.grid_search(sweep.plan["seeds"])}
     if restore and tune.Tuner.can_restore(path):
-        return tune.Tuner.restore(path, tuning.tune_trainable(spec), resume_unfinished=True, resume_errored=True,
-                                  param_space=space)
+        tuner = tune.Tuner.restore(path, tuning.tune_trainable(spec), resume_unfinished=True, resume_errored=True,
+                                   param_space=space)
+        set_console(tuner, sweep, "confirm")
+        return tuner
     # No scheduler and no searcher: every confirm trial trains its full epochs, whatever its early numbers.
     tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=1,
                                   max_concurrent_trials=spec.max_concurrent_trials, reuse_actors=True)

@@ -151,7 +151,7 @@ class Sender:
             self.lock.notify_all()
 
 
-def _read(path: str | None) -> str:
+def read_small_file(path: str | None) -> str:
     """A small local text file, or '' when there is none."""
     try:
         with open(path or "", encoding="utf-8", errors="replace") as fh:
@@ -229,7 +229,7 @@ class MlflowTracker(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self._ensure_run(trial)
-        message = error_line(_read(trial.error_file))
+        message = error_line(read_small_file(trial.error_file))
         if message:  # Tune wrote the trace before calling us; the run says why, the full trace stays in Tune's folder
             self.sender.put(("tags", trial.trial_id, {"error": message}))
         self._end(trial, "errored", "FAILED")

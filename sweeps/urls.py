@@ -7,6 +7,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 STORAGE_ENV = "OPTUNA_STORAGE"
 MASK = "***"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
+
+
+def tracking_uri_from(flag: str | None) -> str:
+    """The --tracking-uri flag, else $MLFLOW_TRACKING_URI, else the local default."""
+    return flag or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def _password_keys(query: str) -> list[str]:

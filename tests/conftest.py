@@ -41,6 +41,7 @@ class SmokeSweep:
     tracking_uri: str
     experiment: str
     workdir: Path     # cwd of `resnet-sweep run`: reports/<experiment>/ lands here unless --no-report
+    output: str = ""  # what the command printed, stdout then stderr
 
     @property
     def report_dir(self) -> Path:
@@ -55,7 +56,7 @@ def run_smoke_sweep(workdir: Path, tracking_uri: str, report: bool) -> SmokeSwee
     done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=480)
     output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert done.returncode == 0, f"smoke sweep failed with exit code {done.returncode}:\n{output}"
-    return SmokeSweep(tracking_uri, SMOKE, workdir)
+    return SmokeSweep(tracking_uri, SMOKE, workdir, done.stdout + done.stderr)
 
 
 @pytest.fixture(scope="module")

@@ -60,3 +60,20 @@ def test_core_modules_import_one_way() -> None:
 
 def test_init_names_equal_inits() -> None:
     assert INIT_NAMES == tuple(INITS)
+
+
+def _loaded(modules: str) -> set[str]:
+    """The heavy libraries a fresh interpreter holds after importing modules."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "ray", "optuna", "matplotlib", "mlflow", "pandas")
+    code = f"import sys, {modules}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_command_line_and_best_load_only_what_they_need() -> None:
+    """`resnet-sweep --help` loads none of the heavy libraries; `best` reads MLflow without torch, Ray or plots."""
+    assert _loaded("sweeps.cli, resnet_core.config, resnet_core.outcomes") == set()
+    assert _loaded("sweeps.cli, sweeps.commands, sweeps.best, sweeps.urls, dashboards.load") == {"mlflow", "pandas"}

@@ -59,6 +59,18 @@ def test_smoke_sweep_lands_in_mlflow_complete(smoke_sweep_http) -> None:
     assert parents[0].data.params["search_seed"] == "0" and "seed" not in parents[0].data.params
 
 
+def test_smoke_sweep_output_is_short_and_names_every_outcome(smoke_sweep_http) -> None:
+    """No Tune result dumps: under 150 lines (233 before the console), one finished line per trial."""
+    lines = smoke_sweep_http.output.splitlines()
+    assert len(lines) < 150, smoke_sweep_http.output
+    assert not any("grad_norm/block_" in line for line in lines)  # Tune's per-trial result tables are gone
+    _, children = runs_of(smoke_sweep_http.tracking_uri, "smoke")
+    for run in children:
+        name, outcome = run.data.tags["trial_id"], run.data.tags["outcome"]
+        assert sum(line.startswith(f"trial {name} {outcome}: ") for line in lines) == 1, smoke_sweep_http.output
+    assert "4 trials (4 completed, 0 pruned, 0 diverged, 0 errored)" in smoke_sweep_http.output
+
+
 @pytest.fixture(scope="module")
 def diverge_sweep(server, tmp_path_factory):
     """A grid of two learning rates on synthetic data: 1e3 must diverge, 0.05 must complete."""
