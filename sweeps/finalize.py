@@ -92,7 +92,8 @@ def finalize(sweep, results, register: str | None = None) -> dict:
     stage_metrics, stage_tags = stage_summary(runs)
     if sweep.spec.confirm:  # two Tune runs: `results` holds only the confirm stage's
         hours = sum(v for k, v in stage_metrics.items() if k.endswith("/trial_hours"))
-    hours = sum(float(r.metrics.get("time_total_s", 0) or 0) for r in results if r.metrics) / 3600
+    else:
+        hours = sum(float(r.metrics.get("time_total_s", 0) or 0) for r in results if r.metrics) / 3600
     summary = {"trials": len(runs), **{o: counts.get(o, 0) for o in OUTCOMES}, "trial_hours": hours,
                "best_run_id": best.info.run_id if best else None,
                "best_value": best.data.metrics[sweep.spec.metric] if best else None,

@@ -9,6 +9,8 @@ stage that was running: a killed search resumes and then confirms; a killed conf
 from __future__ import annotations
 
 import json
+import signal
+import threading
 
 from mlflow import MlflowClient
 
@@ -69,18 +71,35 @@ def confirm_tuner(sweep: Sweep, restore: bool):
                       run_config=run_config(sweep, path, "confirm"))
 
 
-def interrupted(results) -> bool:
-    """Whether Tune stopped on Ctrl-C with trials unfinished (a time budget ends them as terminated)."""
-    return results.num_terminated + results.num_errors < len(results)
+def fit_noting_interrupt(tuner) -> tuple[object, bool]:
+    """tuner.fit(), and whether Ctrl-C (SIGINT) or SIGUSR1 stopped it before it finished.
+
+    Tune takes the first Ctrl-C itself, stops the run gracefully and returns as if it had ended; the trials
+    the signal reached in the terminal's process group come back errored, so counting them cannot tell. What
+    tells: Tune's handler puts back the SIGINT handler it found, ours, once it has caught the signal.
+    """
+    if threading.current_thread() is not threading.main_thread():  # Tune installs no handler there either
+        return tuner.fit(), False
+    previous = signal.getsignal(signal.SIGINT)
+
+    def ours(signum, frame):  # a second Ctrl-C, or the first one where Tune's handler is turned off
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, ours)
+    try:
+        results = tuner.fit()
+        return results, signal.getsignal(signal.SIGINT) is ours
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def fit_stages(sweep: Sweep, restore: bool):
     """Run (or continue) the stage in the state file and any after it; the last stage's results."""
     if sweep.stage == "search":
-        results = tuner_for(sweep, restore).fit()
+        results, stopped = fit_noting_interrupt(tuner_for(sweep, restore))
         if sweep.spec.confirm is None:
             return results
-        if interrupted(results):  # a stopped search is not a finished one: `resume` finishes it, then confirms
+        if stopped:  # a stopped search is not a finished one: `resume` finishes it, then confirms
             print(f"search interrupted: no confirm stage yet; continue with: resnet-sweep resume {sweep.path}")
             return results
         sweep.plan, sweep.stage, restore = plan_confirm(sweep), "confirm", False

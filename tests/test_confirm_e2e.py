@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -100,16 +101,41 @@ def _checkpointed_mid_way(results: Path) -> bool:
                for folder in confirm for t in saved_trials(str(folder)))
 
 
-@pytest.mark.timeout(1200)  # two stages, a kill and a resume on a shared, loaded 2-core machine
-def test_kill_driver_during_confirm_then_resume_keeps_one_run_per_trial(server, tmp_path) -> None:
+def _search_trained(results: Path) -> bool:
+    """Whether Tune's saved search state holds a running trial that has trained an epoch."""
+    return any(t["status"] == "RUNNING" and t["epoch"] >= 1
+               for folder in results.glob("killconfirm_*") for t in saved_trials(str(folder)))
+
+
+@pytest.mark.timeout(1200)  # two stages, a Ctrl-C, a kill and two resumes on a shared, loaded 2-core machine
+def test_ctrl_c_in_search_then_kill_in_confirm_resume_into_one_run_per_trial(server, tmp_path) -> None:
     spec = write_spec(str(tmp_path), name="killconfirm", dataset="digits",
                       train={"epochs": EPOCHS, "batch_size": 32, "depth": 8},
                       search_space={"residual": {"grid": [True, False]}}, search="grid", scheduler="none",
                       max_concurrent_trials=2, checkpoint_every=2, confirm={"seeds": 2, "factors": ["residual"]})
-    driver = subprocess.Popen([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=tmp_path,
+    results = tmp_path / "ray_results"
+    # Ctrl-C during the search: Tune stops it gracefully, and the sweep must not go on to confirm half a search.
+    with open(tmp_path / "run.log", "w") as log:
+        driver = subprocess.Popen([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=tmp_path,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_until(lambda: _search_trained(results), 400, "no search trial of killconfirm trained", every_s=0.2)
+            os.killpg(driver.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole foreground group
+            driver.wait(timeout=180)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # whatever of it did not stop on its own
+                os.killpg(driver.pid, signal.SIGKILL)
+    printed = (tmp_path / "run.log").read_text()
+    assert "search interrupted" in printed, printed[-3000:]
+    assert not _stage(runs_of(server.url, "killconfirm")[1], "confirm")
+    sweep_dir = next(p for p in results.iterdir() if p.name.startswith("killconfirm_"))
+    assert json.loads((sweep_dir / STATE_FILE).read_text())["stage"] == "search"
+
+    # Resumed, the search finishes and the confirm stage starts; the driver is killed inside it.
+    driver = subprocess.Popen([*CLI, "resume", "killconfirm", "--no-report"], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_until(lambda: _checkpointed_mid_way(tmp_path / "ray_results"), 400,
+        wait_until(lambda: _checkpointed_mid_way(results), 400,
                    "Tune's saved state never held a running confirm trial with a checkpoint", every_s=0.1)
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
@@ -129,7 +155,6 @@ def test_kill_driver_during_confirm_then_resume_keeps_one_run_per_trial(server, 
     for run in children:
         assert epochs_logged(server.url, run) == list(range(1, EPOCHS + 1))  # every epoch, each exactly once
         assert run.data.tags["outcome"] == "completed"
-    sweep_dir = next(p for p in (tmp_path / "ray_results").iterdir() if p.name.startswith("killconfirm_"))
     restored = restores(str(sweep_dir / "confirm"))["resumed_at"]
     print(f"kill during confirm/resume: trials restored mid-way at epochs {restored}")
     assert restored and all(e > 1 for e in restored)

@@ -104,16 +104,6 @@ def test_stage_summary_counts_trials_hours_and_boundaries_per_stage() -> None:
                     "stage.confirm.start": "1970-01-01T02:00:00Z", "stage.confirm.end": "1970-01-01T02:30:00Z"}
 
 
-def test_an_interrupted_search_is_not_confirmed() -> None:
-    from sweeps.stages import interrupted
-
-    def grid(terminated: int, errors: int, total: int):
-        """A stand-in for Tune's ResultGrid: its public counts and length."""
-        return type("Grid", (), {"num_terminated": terminated, "num_errors": errors, "__len__": lambda _: total})()
-
-    assert not interrupted(grid(3, 1, 4)) and interrupted(grid(2, 0, 4))
-
-
 def test_error_line_is_the_last_exception_line_of_a_trace() -> None:
     trace = ("Failure # 1 (occurred at 2026-01-01)\nray::ImplicitFunc.train() (pid=1, ip=127.0.0.1)\n"
              "  File \"train.py\", line 3, in __init__\n    raise ConfigError(msg)\n"
