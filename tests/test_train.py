@@ -101,7 +101,7 @@ def test_step_and_cosine_schedules_and_adamw_run(tiny: TrainConfig) -> None:
 def test_degradation_ordering_on_digits() -> None:
     """He et al. 2015's degradation problem, small: plain-56 trains far worse than plain-20, residual-56 does not."""
     def final_train_error(depth: int, residual: bool) -> float:
-        cfg = TrainConfig(dataset="digits", depth=depth, residual=residual, epochs=20, lr=0.1, schedule="onecycle",
+        cfg = TrainConfig(dataset="digits", depth=depth, residual=residual, epochs=14, lr=0.1, schedule="onecycle",
                           batch_size=32, device="cpu")
         return list(train(cfg))[-1]["train/error"]
 
