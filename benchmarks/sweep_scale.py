@@ -70,6 +70,7 @@ class Clock:
         self.reported: list[float] = []
         self.stored: dict[tuple[str, int], tuple[float, float]] = {}  # (run, step) -> (stored at, lag s)
         self.flush_s = 0.0
+        self.watching = True  # off for the sender-alone backlog afterwards
 
     def watch_log_batch(self) -> None:
         """Time every MlflowClient.log_batch that carries an epoch (whichever sender thread sends it)."""
@@ -81,7 +82,7 @@ class Clock:
         def log_batch(client, run_id, metrics=(), *args, **kwargs):
             out = original(client, run_id, metrics, *args, **kwargs)
             now = time.time()
-            for m in metrics:
+            for m in metrics if clock.watching else ():
                 if m.key == "epoch":
                     clock.stored.setdefault((run_id, m.step), (now, now - m.timestamp / 1000))
             return out
@@ -139,6 +140,31 @@ def run_sweep(sweep, tracker, args) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def drain_rate(url: str, trials: int, epochs: int) -> tuple[float, int]:
+    """(results/s, writes) of the sender emptying a backlog: `trials` runs' creates, epochs and ends queued at once.
+
+    The live sweep shows whether tracking keeps up with what Tune produces here; this shows the sender's own
+    ceiling against the same server, which the live rate cannot once the sender keeps up.
+    """
+    from mlflow import MlflowClient
+
+    from sweeps.tracking import Sender
+
+    client = MlflowClient(url)
+    experiment_id = client.create_experiment(f"drain-{time.time_ns()}")
+    parent = client.create_run(experiment_id).info.run_id
+    now = int(time.time() * 1000)
+    ops = [op for t in range(trials) for op in
+           [("create", f"d{t}", {"lr": 0.1}, {"trial_name": f"d{t}"}, now)]
+           + [("metrics", f"d{t}", e, epoch_result(e, epochs), now + e) for e in range(1, epochs + 1)]
+           + [("end", f"d{t}", "completed", "FINISHED", now + epochs + 1)]]
+    start = time.perf_counter()
+    sender = Sender(url, experiment_id, parent, ops)
+    assert sender.flush(3600), "the backlog did not drain in an hour"
+    sender.stop()
+    return trials * epochs / (time.perf_counter() - start), len(ops)
+
+
 def audit(db_uri: str, sweep, args) -> dict:
     """Exactly-once, read straight from MLflow's PostgreSQL: one run per trial, each epoch's metrics once."""
     import psycopg2
@@ -172,7 +198,7 @@ def state_figures(folder: str, tracker) -> tuple[float, float, float]:
     return len(json.dumps(state["trial_data"])) / trials, tracker_bytes / trials, snapshot_s
 
 
-def report(args, clock: Clock, cpu_s: float, figures: tuple, found: dict) -> None:
+def report(args, clock: Clock, cpu_s: float, figures: tuple, found: dict, drained: tuple) -> None:
     n = len(clock.reported)
     first, last_report = min(clock.reported), max(clock.reported)
     last_stored = max(t for t, _ in clock.stored.values())
@@ -187,6 +213,8 @@ def report(args, clock: Clock, cpu_s: float, figures: tuple, found: dict) -> Non
             ("Tune state per trial", f"{tune_bytes / 1000:.1f} kB (+ tracker {tracker_bytes / 1000:.2f} kB)"),
             ("snapshot (json.dump + tracker state)", f"{snapshot_s:.2f} s at {args.trials} trials"),
             ("final flush", f"{clock.flush_s:.1f} s"),
+            ("sender alone, emptying a backlog", f"{drained[0]:.1f} results/s ({args.drain} trials x "
+                                                 f"{args.epochs} epochs, {drained[1]} writes queued)"),
             ("exactly-once audit", f"{found['runs']} runs ({found['running']} RUNNING), {found['expected']} metric "
                                    f"points expected: {found['lost']} lost, {found['doubled']} doubled")]
     print(f"\n{args.trials} trials x {args.epochs} epochs, {args.concurrency} at once, {args.epoch_s} s per epoch\n")
@@ -201,10 +229,11 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--concurrency", type=int, default=32, help="trials at once (Ray CPUs: one per trial)")
     p.add_argument("--epoch-s", type=float, default=0.25, help="seconds each fake epoch sleeps")
+    p.add_argument("--drain", type=int, default=200, help="trials in the sender-alone backlog")
     p.add_argument("--quick", action="store_true", help="20 trials x 3 epochs, 4 at once: a smoke run")
     args = p.parse_args()
     if args.quick:
-        args.trials, args.epochs, args.concurrency = 20, 3, 4
+        args.trials, args.epochs, args.concurrency, args.drain = 20, 3, 4, 20
     # A local Ray with a fresh token of this process only, set before Ray is imported, which reads it once;
     # and the runner's 2 s experiment snapshot period.
     os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
@@ -233,9 +262,11 @@ def main() -> None:
                     ray.shutdown()
                 figures = state_figures(sweep.path, tracker)
                 found = audit(runs_db, sweep, args)
+                clock.watching = False
+                drained = drain_rate(server.url, args.drain, args.epochs)
         finally:
             server.stop()
-    report(args, clock, cpu_s, figures, found)
+    report(args, clock, cpu_s, figures, found, drained)
     print(f"\n{time.time() - started:.0f} s; load average at the end {os.getloadavg()[0]:.1f}")
 
 
