@@ -14,8 +14,7 @@ from ray.tune import Callback
 
 from resnet_core.config import FIELDS, make_config
 
-from .results import (PACKED_KEY, TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params,
-                      tracked_metrics)
+from .results import TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
 from .sender import Sender, configure_client_retries
 
 log = logging.getLogger(__name__)
@@ -88,9 +87,6 @@ class MlflowTracker(Callback):
             self.tags_seen[tid] = tags
             self.sender.put(("tags", tid, tags))
         metrics = tracked_metrics(result)
-        # Tune lets callbacks edit the result before it keeps it: the packed metrics, now queued for MLflow,
-        # need not sit in the trial's state and every experiment snapshot.
-        result.pop(PACKED_KEY, None)
         step = int(metrics.get("epoch", 0))
         if step <= int(self.last.get(tid, {}).get("epoch", 0)):
             return  # an epoch re-reported after a restore from an earlier checkpoint: already tracked

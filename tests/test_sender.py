@@ -134,8 +134,8 @@ def test_tune_gets_the_metric_and_epoch_and_the_tracker_every_number() -> None:
     assert len(f32_packed) < len(json.dumps(f32)) / 2  # 4 bytes a norm, not ~20 characters of decimal
 
 
-def test_tracker_unpacks_the_result_for_mlflow_and_leaves_tune_only_the_numbers(tmp_path) -> None:
-    """The packed string reaches MLflow as one metric per block and is gone from what Tune keeps."""
+def test_tracker_unpacks_the_result_for_mlflow_and_tune_aggregates_two_numbers(tmp_path) -> None:
+    """The packed string reaches MLflow as one metric per block; Tune keeps only two numbers."""
     from sweeps.tracking import MlflowTracker
 
     uri = f"sqlite:///{tmp_path / 'm.db'}"
@@ -150,7 +150,7 @@ def test_tracker_unpacks_the_result_for_mlflow_and_leaves_tune_only_the_numbers(
         result = pack_for_tune({"epoch": epoch, "val/acc": 0.5, **{f"grad_norm/block_{b}": b + epoch
                                                                     for b in range(20)}}, "val/acc")
         tracker.on_trial_result(0, [trial], trial, result)
-        assert result == {"epoch": epoch, "val/acc": 0.5}
+        assert {k for k, v in result.items() if isinstance(v, (int, float))} == {"epoch", "val/acc"}
     tracker.on_trial_complete(0, [trial], trial)
     tracker.on_experiment_end([trial])
     run = client.search_runs([exp], "tags.trial_id = 't1'")[0]
