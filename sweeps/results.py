@@ -2,19 +2,65 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import struct
 
 # Strings the trainable reports beside the metrics (where and with what it ran, from its worker, whose CPU
 # may differ from the driver's); the tracker turns them into tags.
 TAG_KEYS = ("hardware", "node_id", "hostname", "resources", "precision_used", "cpu_model", "cpu_capability")
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
 WORST_MIN = 1e3
+# Tune keeps running statistics of each number in a result (and copies them into every experiment snapshot):
+# about 0.75 kB per key per trial. It needs only the searched metric and `epoch` (ASHA's time). Every other
+# metric travels as one string, which Tune stores once and does not aggregate; the tracker unpacks it.
+TUNE_KEYS = ("epoch",)
+PACKED_KEY = "more_metrics"
+# The per-block norms, packed as one list; as base64 float32 when that is exact (the trainer's norms are
+# float32): a quarter of their decimal text.
+BLOCK_PREFIX, BLOCKS_KEY, BLOCKS_F32_KEY = "grad_norm/block_", "grad_norm/blocks", "grad_norm/blocks_f32"
+
+
+def _pack_blocks(values: list[float]) -> dict:
+    as_f32 = struct.pack(f"<{len(values)}f", *values)
+    if list(struct.unpack(f"<{len(values)}f", as_f32)) == values:
+        return {BLOCKS_F32_KEY: base64.b64encode(as_f32).decode()}
+    return {BLOCKS_KEY: values}
+
+
+def _unpack_blocks(packed: dict) -> list[float]:
+    if BLOCKS_F32_KEY in packed:
+        raw = base64.b64decode(packed.pop(BLOCKS_F32_KEY))
+        return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    return packed.pop(BLOCKS_KEY, None) or []
+
+
+def pack_for_tune(metrics: dict, metric: str) -> dict:
+    """The result to hand tune.report: the metric, TUNE_KEYS and strings as they are, other numbers in one string."""
+    keep = {k: v for k, v in metrics.items() if k in TUNE_KEYS or k == metric or isinstance(v, str)}
+    rest = {k: v for k, v in metrics.items() if k not in keep}
+    blocks = sorted((int(k[len(BLOCK_PREFIX):]), v) for k, v in rest.items() if k.startswith(BLOCK_PREFIX))
+    if blocks and [i for i, _ in blocks] == list(range(len(blocks))):  # block_0..block_n-1, as the trainer names them
+        rest = {k: v for k, v in rest.items() if not k.startswith(BLOCK_PREFIX)}
+        rest |= _pack_blocks([float(v) for _, v in blocks])
+    return {**keep, PACKED_KEY: json.dumps(rest)} if rest else keep
+
+
+def unpack(result: dict) -> dict:
+    """A Tune result with the packed metrics back as keys of their own (the inverse of pack_for_tune)."""
+    if not isinstance(result.get(PACKED_KEY), str):
+        return result
+    packed = json.loads(result[PACKED_KEY])
+    blocks = _unpack_blocks(packed)
+    return {**{k: v for k, v in result.items() if k != PACKED_KEY}, **packed,
+            **{f"{BLOCK_PREFIX}{i}": v for i, v in enumerate(blocks)}}
 
 
 def tracked_metrics(result: dict) -> dict[str, float]:
-    """Our metrics from a Tune result: the epoch and every `split/name` key; no Tune bookkeeping."""
+    """Our metrics from a (packed) Tune result: the epoch and every `split/name` key; no Tune bookkeeping."""
     out = {}
-    for key, value in result.items():
+    for key, value in unpack(result).items():
         if (key == "epoch" or "/" in key) and isinstance(value, (int, float)) \
                 and not isinstance(value, bool) and math.isfinite(value):
             out[key] = float(value)

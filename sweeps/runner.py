@@ -48,7 +48,7 @@ def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
 
 def check_tracking(tracking_uri: str) -> None:
     """Fail fast, in one line, when the tracking server is unreachable or refuses us: before Ray starts."""
-    from .tracking import configure_client_retries
+    from .sender import configure_client_retries
 
     configure_client_retries()
     try:

@@ -13,7 +13,7 @@ from resnet_core.config import FIELDS
 from resnet_core.train import Trainer, load_checkpoint, save_checkpoint
 
 from .provenance import cpu_tags, device_name
-from .results import fill_diverged, sampled_params
+from .results import fill_diverged, pack_for_tune, sampled_params
 from .spec import SweepSpec, trial_config
 
 CHECKPOINT_FILE = "state.pt"
@@ -33,8 +33,9 @@ def trainable(config: dict, spec: SweepSpec) -> None:
     where = {"hardware": device_name(str(trainer.device)), "node_id": context.get_node_id(), "resources": assigned,
              "precision_used": trainer.precision, **cpu_tags()}
     for metrics in trainer:
-        metrics = {**fill_diverged(metrics, spec.metric, spec.mode), **where}
         last = metrics["epoch"] == cfg.epochs or metrics.get("train/diverged")
+        # Tune gets the metric and the epoch; the other metrics ride to the tracker as one string.
+        metrics = pack_for_tune({**fill_diverged(metrics, spec.metric, spec.mode), **where}, spec.metric)
         if metrics["epoch"] % spec.checkpoint_every and not last:
             tune.report(metrics)
             continue

@@ -54,6 +54,11 @@ def test_smoke_sweep_lands_in_mlflow_complete(smoke_sweep_http) -> None:
         assert epochs_logged(smoke_sweep_http.tracking_uri, run) == [1, 2]
         history = MlflowClient(smoke_sweep_http.tracking_uri).get_metric_history(run.info.run_id, "val/acc")
         assert sorted(m.step for m in history) == [1, 2]
+        # Per-block norms reach Tune packed in one string; the tracker unpacks them, one MLflow metric per block.
+        blocks = [k for k in run.data.metrics if k.startswith("grad_norm/block_")]
+        assert len(blocks) >= 3 and "more_metrics" not in run.data.metrics | run.data.params | run.data.tags
+        norms = MlflowClient(smoke_sweep_http.tracking_uri).get_metric_history(run.info.run_id, blocks[0])
+        assert sorted(m.step for m in norms) == [1, 2]
         assert not {"training_iteration", "time_total_s", "done"} & set(run.data.metrics)  # no Tune bookkeeping
     assert parents[0].data.metrics["trials/completed"] == 4
     assert parents[0].data.params["search_seed"] == "0" and "seed" not in parents[0].data.params
