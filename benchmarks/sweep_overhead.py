@@ -57,6 +57,7 @@ def swept(spec, tracking_uri: str, storage: str) -> dict:
     import ray
 
     from sweeps.finalize import finalize
+    from sweeps.results import unpack  # the trainable packs its own timings for Tune
     from sweeps.runner import make_tracker, prepare_run, tuner_for
 
     t0 = time.perf_counter()
@@ -70,7 +71,8 @@ def swept(spec, tracking_uri: str, storage: str) -> dict:
     ray.shutdown()
     # Tune's time between reports minus our own epoch time: the first one also holds the trial's set-up,
     # the last one its checkpoint; the ones between are the pure per-epoch reporting cost.
-    gaps = [(f["time_this_iter_s"] - f["time/epoch_s"]).tolist() for f in (r.metrics_dataframe for r in results)]
+    trials = [[unpack(row) for row in r.metrics_dataframe.to_dict("records")] for r in results]
+    gaps = [[row["time_this_iter_s"] - row["time/epoch_s"] for row in rows] for rows in trials]
     middle = [g for trial in gaps for g in trial[1:-1]]
     return {"ray_and_parent_s": t1 - t0, "fit_s": t2 - t1, "finalize_s": t3 - t2,
             "trial_report_ms": 1000 * sum(middle) / max(1, len(middle)),

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from resnet_core.config import FIELDS, make_config
 
-from .results import classify, closing_outcome, error_line, sampled_params
+from .results import classify, closing_outcome, error_line, sampled_params, unpack
 from .tracking import read_small_file
 
 ACTIVE = ("PENDING", "RUNNING", "PAUSED")
@@ -39,7 +39,7 @@ def trial_values(config: dict, keys: list[str]) -> dict[str, str]:
 
 def progress(last: dict | None, epochs: int) -> dict[str, str]:
     """epoch, train/error and val/acc of a trial's latest result, as text ('' where not reported yet)."""
-    last = last or {}
+    last = unpack(last or {})  # Tune holds train/error and val/acc packed (sweeps.results.pack_for_tune)
     cells = {"epoch": f"{int(last['epoch'])}/{epochs}" if "epoch" in last else ""}
     for key in ("train/error", "val/acc"):
         cells[key] = f"{last[key]:.3f}" if isinstance(last.get(key), (int, float)) else ""

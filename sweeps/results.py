@@ -78,6 +78,7 @@ def classify(last: dict | None, epochs: int, errored: bool = False) -> str:
     """completed, pruned (stopped early by the scheduler or the time budget), diverged or errored."""
     if errored:
         return "errored"
+    last = unpack(last) if last else last  # train/diverged travels packed
     if last and last.get("train/diverged"):
         return "diverged"
     if last and int(last.get("epoch", 0)) >= epochs:

@@ -23,6 +23,15 @@ def test_progress_is_blank_before_the_first_result() -> None:
     assert progress(None, 8) == {"epoch": "", "train/error": "", "val/acc": ""}
 
 
+def test_progress_and_outcome_read_what_the_trainable_packed_for_tune() -> None:
+    from sweeps.results import classify, pack_for_tune
+
+    packed = pack_for_tune({"epoch": 3, "train/error": 0.25, "val/acc": 0.8, "train/diverged": 1.0}, "val/acc")
+    assert "train/error" not in packed  # Tune never sees it as a number of its own
+    assert progress(packed, 8) == {"epoch": "3/8", "train/error": "0.250", "val/acc": "0.800"}
+    assert classify(packed, 8) == "diverged"
+
+
 def test_confirm_trial_values_come_from_its_arm() -> None:
     config = {"arm": {"depth": 20, "residual": True, "pick_rule": "best"}, "seed": 7}
     assert trial_values(config, ["depth", "residual", "seed"]) == {"depth": "20", "residual": "True", "seed": "7"}
