@@ -150,7 +150,8 @@ def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
 
     rp = sub.add_parser("reproduce", help="retrain a run (or a sweep's best) locally and compare")
     rp.add_argument("target", metavar="RUN_ID_OR_EXPERIMENT",
-                    help="an MLflow run id, or an experiment for its best run")
+                    help="an MLflow run id, an experiment for its best run, or a registered model "
+                         "(models:/NAME@champion, models:/NAME/VERSION) for the trial it came from")
     rp.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to retrain (default cpu)")
     rp.add_argument("--tolerance", type=float, default=None,
                     help="largest allowed metric difference (default: 0 on the CPU, 0.02 elsewhere)")

@@ -9,12 +9,16 @@ from collections import Counter
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from dashboards.load import child_runs
 from resnet_core.config import FIELDS, TrainConfig, make_config
 from resnet_core.data import SHAPES
 from resnet_core.outcomes import OUTCOMES
 from resnet_core.train import load_checkpoint
+
+CHAMPION = "champion"          # the alias `--register NAME` gives the sweep's best model version
+TRIAL_RUN_TAG = "trial_run_id"  # model version tag: the trial run `reproduce models:/NAME@champion` retrains
 
 
 def pick_best(runs: list, metric: str, mode: str):
@@ -77,8 +81,20 @@ def log_best_model(sweep, best, results, register: str | None) -> None:
         mlflow.log_artifact(path, "best_model_weights")
     # Naming the requirement skips MLflow's slow import-tracing inference of the environment.
     requirement = f"torch=={torch.__version__.split('+')[0]}"
-    mlflow.pytorch.log_model(model, name="best_model", signature=signature, input_example=example,
-                             registered_model_name=register, pip_requirements=[requirement])
+    info = mlflow.pytorch.log_model(model, name="best_model", signature=signature, input_example=example,
+                                    registered_model_name=register, pip_requirements=[requirement])
+    if register and info.registered_model_version is not None:
+        crown(MlflowClient(sweep.tracking_uri), register, str(info.registered_model_version), best)
+
+
+def crown(client: MlflowClient, name: str, version: str, best) -> None:
+    """The sweep's registered best model becomes the `champion`, with tags naming its sweep and trial run."""
+    client.set_registered_model_alias(name, CHAMPION, version)
+    experiment = client.get_experiment(best.info.experiment_id).name
+    tags = {"sweep": experiment, "trial_id": best.data.tags.get("trial_id", ""), TRIAL_RUN_TAG: best.info.run_id,
+            "parent_run_id": best.data.tags.get(MLFLOW_PARENT_RUN_ID, "")}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
 
 
 def finalize(sweep, results, register: str | None = None) -> dict:

@@ -14,15 +14,32 @@ from dashboards.load import current_name, find_parent, hardware_of
 from resnet_core.config import ConfigError
 from resnet_core.train import Trainer, load_checkpoint
 
-from .finalize import child_runs, config_of, pick_best
+from .finalize import TRIAL_RUN_TAG, child_runs, config_of, pick_best
 from .provenance import provenance_tags
 
 SKIP = ("time/", "throughput/")  # wall-clock numbers differ by nature
 
 
-def resolve_run(client: MlflowClient, target: str):
-    """A trial run by id, or the best completed trial of a sweep named by experiment, sweep or parent run."""
+def model_trial_run(client: MlflowClient, uri: str):
+    """The trial run behind a registered model: models:/NAME@ALIAS or models:/NAME/VERSION."""
+    ref = uri[len("models:/"):]
+    try:
+        if "@" in ref:
+            version = client.get_model_version_by_alias(*ref.rsplit("@", 1))
+        else:
+            version = client.get_model_version(*ref.rsplit("/", 1))
+    except Exception as e:  # MLflow's own error names what is missing; keep it to one line
+        raise ConfigError(f"model: {uri} not found in the registry ({str(e).splitlines()[0][:200]})") from None
+    if TRIAL_RUN_TAG not in version.tags:
+        raise ConfigError(f"model: {uri} has no {TRIAL_RUN_TAG} tag; register one with resnet-sweep run --register")
+    return client.get_run(version.tags[TRIAL_RUN_TAG])
 
+
+def resolve_run(client: MlflowClient, target: str):
+    """A trial run by id or behind a registered model (models:/...), or the best completed trial of a sweep
+    named by experiment, sweep or parent run."""
+    if target.startswith("models:/"):
+        return model_trial_run(client, target)
     try:
         run = client.get_run(target)
         if run.data.tags.get("sweep_role") != "parent":

@@ -67,3 +67,10 @@ def test_probe_rejects_bad_depth_and_init() -> None:
     for args, msg in ((["--depths", "20,21"], "depth must be 6n+2"), (["--inits", "nope"], "inits must be among")):
         done = run("probe", *args)
         assert done.returncode == 2 and msg in done.stderr
+
+
+def test_reproduce_of_an_unknown_model_fails_in_one_line(mlflow_http) -> None:
+    done = run("reproduce", "models:/nobody@champion", "--tracking-uri", mlflow_http.url)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "model: models:/nobody@champion not found in the registry" in lines[0], done.stderr

@@ -102,8 +102,14 @@ def test_diverged_trial_is_tagged_and_the_other_completes(diverge_sweep) -> None
     parent = parents[0]
     assert parent.data.metrics["trials/diverged"] == 1 and parent.data.metrics["trials/completed"] == 1
     assert parent.data.tags["best_run_id"] == by_lr[0.05].info.run_id
-    versions = MlflowClient(diverge_sweep).search_model_versions("name = 'diverge-best'")
+    client = MlflowClient(diverge_sweep)
+    versions = client.search_model_versions("name = 'diverge-best'")
     assert len(versions) == 1  # the best model, registered once
+    champion = client.get_model_version_by_alias("diverge-best", "champion")
+    assert champion.version == versions[0].version
+    assert champion.tags["sweep"] == "diverge" and champion.tags["trial_run_id"] == by_lr[0.05].info.run_id
+    assert champion.tags["trial_id"] == by_lr[0.05].data.tags["trial_id"]
+    assert champion.tags["parent_run_id"] == parent.info.run_id
 
 
 @pytest.mark.skipif(hardware.cpu_bf16_native(), reason="this CPU runs bf16 natively, so bf16 is not refused here")
@@ -127,8 +133,9 @@ def test_bf16_on_cpu_without_native_bf16_errors_the_trial_with_its_reason(server
 
 
 def test_reproduce_is_exact_on_cpu_and_logged_model_matches(diverge_sweep, tmp_path) -> None:
-    done = subprocess.run([*CLI, "reproduce", "diverge", "--tracking-uri", diverge_sweep], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    # The registered champion names its trial run: the same best run the sweep's name leads to.
+    done = subprocess.run([*CLI, "reproduce", "models:/diverge-best@champion", "--tracking-uri", diverge_sweep],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "reproduced: largest difference 0 (tolerance 0)" in done.stdout
     assert "matches" in done.stdout
