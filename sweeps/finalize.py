@@ -17,6 +17,8 @@ from resnet_core.data import SHAPES
 from resnet_core.outcomes import OUTCOMES
 from resnet_core.train import load_checkpoint
 
+from .descriptions import NOTE_TAG, sweep_description
+
 CHAMPION = "champion"          # the alias `--register NAME` gives the sweep's best model version
 TRIAL_RUN_TAG = "trial_run_id"  # model version tag: the trial run `reproduce models:/NAME@champion` retrains
 
@@ -120,6 +122,9 @@ def finalize(sweep, results, register: str | None = None) -> dict:
         mlflow.log_metrics({f"trials/{o}": counts.get(o, 0) for o in OUTCOMES} | {"trial_hours": hours}
                            | stage_metrics)
         mlflow.set_tags(stage_tags)
+        stages = ["search", "confirm"] if sweep.spec.confirm else ["search"]
+        mlflow.set_tag(NOTE_TAG, sweep_description(sweep.spec.name, summary, sweep.spec.metric, stages,
+                                                   "report/"))
         if best is not None:
             mlflow.log_metric(f"best/{sweep.spec.metric}", summary["best_value"])
             mlflow.set_tags({"best_run_id": best.info.run_id, "best_trial_id": best.data.tags.get("trial_id", "")})

@@ -14,6 +14,7 @@ from ray.tune import Callback
 
 from resnet_core.config import FIELDS, make_config
 
+from .descriptions import NOTE_TAG, trial_description
 from .results import TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
 from .sender import Sender, configure_client_retries
 
@@ -60,12 +61,16 @@ class MlflowTracker(Callback):
         self.sender.runs.update(self.runs)
         self.restored_ops = []
 
+    def _config(self, trial):
+        return make_config({**self.fixed, **sampled_params(trial.config, FIELDS)})
+
     def _ensure_run(self, trial) -> None:
         if trial.trial_id not in self.tags_seen:
-            params = {**make_config({**self.fixed, **sampled_params(trial.config, FIELDS)}).to_dict(),
-                      "trial_id": trial.trial_id}
+            cfg = self._config(trial)
+            params = {**cfg.to_dict(), "trial_id": trial.trial_id}
             # Times are taken now, not when the sender gets to the write: run durations stay true.
-            tags = {**self.run_tags, **pick_tags(trial.config), "trial_name": str(trial)}
+            tags = {**self.run_tags, **pick_tags(trial.config), "trial_name": str(trial),
+                    NOTE_TAG: trial_description(cfg, self.run_tags.get("stage"))}
             self.sender.put(("create", trial.trial_id, params, tags, int(time.time() * 1000)))
             self.tags_seen[trial.trial_id] = {}
 
@@ -93,9 +98,12 @@ class MlflowTracker(Callback):
         self.last[tid] = {k: metrics[k] for k in OUTCOME_KEYS if k in metrics}  # all the outcome needs
         self.sender.put(("metrics", tid, step, metrics, int(time.time() * 1000)))
 
-    def _end(self, trial, outcome: str, status: str) -> None:
+    def _end(self, trial, outcome: str, status: str, error: str = "") -> None:
         self._ensure_run(trial)
         self.ended.add(trial.trial_id)
+        epoch = int(self.last.get(trial.trial_id, {}).get("epoch", 0))
+        note = trial_description(self._config(trial), self.run_tags.get("stage"), outcome, epoch, error)
+        self.sender.put(("tags", trial.trial_id, {NOTE_TAG: note}))
         self.sender.put(("end", trial.trial_id, outcome, status, int(time.time() * 1000)))
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
@@ -106,7 +114,7 @@ class MlflowTracker(Callback):
         message = error_line(read_small_file(trial.error_file))
         if message:  # Tune wrote the trace before calling us; the run says why, the full trace stays in Tune's folder
             self.sender.put(("tags", trial.trial_id, {"error": message}))
-        self._end(trial, "errored", "FAILED")
+        self._end(trial, "errored", "FAILED", message)
 
     def on_experiment_end(self, trials, **info) -> None:
         for trial in trials:  # stopped by the time budget or a crash: close their runs too, never leave one RUNNING

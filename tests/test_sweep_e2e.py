@@ -102,6 +102,12 @@ def test_diverged_trial_is_tagged_and_the_other_completes(diverge_sweep) -> None
     parent = parents[0]
     assert parent.data.metrics["trials/diverged"] == 1 and parent.data.metrics["trials/completed"] == 1
     assert parent.data.tags["best_run_id"] == by_lr[0.05].info.run_id
+    # Each run says in one sentence what it is and how it ended; the parent sums up the sweep.
+    note = "mlflow.note.content"
+    assert by_lr[1000.0].data.tags[note].startswith("ResNet-8, residual, kaiming init, lr 1e+03 on synthetic")
+    assert "; diverged (non-finite loss) at epoch" in by_lr[1000.0].data.tags[note]
+    assert by_lr[0.05].data.tags[note].endswith("search trial); completed 3 epochs.")
+    assert parent.data.tags[note].startswith("Sweep diverge (search): 2 trials (1 completed, 0 pruned, 1 diverged")
     client = MlflowClient(diverge_sweep)
     versions = client.search_model_versions("name = 'diverge-best'")
     assert len(versions) == 1  # the best model, registered once
