@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,6 +113,25 @@ def load_cifar10(data_dir: str, val_split: bool, seed: int) -> DataSet:
 
 # Image shape (channels, height, width) and class count of each data set, known without loading it.
 SHAPES = {"digits": ((1, 8, 8), 10), "synthetic": ((3, 8, 8), 10), "cifar10": ((3, 32, 32), 10)}
+
+
+# Where each data set comes from, as a user would fetch it.
+SOURCES = {"digits": "sklearn.datasets.load_digits", "synthetic": "resnet_core.data.make_synthetic (seeded)",
+           "cifar10": "torchvision.datasets.CIFAR10"}
+
+
+def split_digest(split: Split) -> str:
+    """First 16 hex digits of the sha256 of a split's images and labels: which exact examples a run saw."""
+    h = hashlib.sha256(split.x.detach().cpu().contiguous().numpy().tobytes())
+    h.update(split.y.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def describe_splits(ds: DataSet, name: str) -> list[dict]:
+    """Name, digest, source, context and size of each split a run used (its seed picks digits' splits)."""
+    splits = (("training", ds.train), ("validation", ds.val), ("testing", ds.test))
+    return [{"name": name, "digest": split_digest(split), "source": SOURCES[name], "context": context,
+             "rows": len(split.y)} for context, split in splits if split is not None]
 
 
 def load_data(cfg: TrainConfig) -> DataSet:

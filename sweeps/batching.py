@@ -2,12 +2,14 @@
 they split into `log_batch` requests within MLflow's limits.
 
 Ops are the tracker's tuples: ("create", trial, params, tags, start_ms), ("tags", trial, tags),
-("metrics", trial, step, metrics, timestamp_ms) and ("end", trial, outcome, status, end_ms).
+("metrics", trial, step, metrics, timestamp_ms), ("inputs", trial, splits) and ("end", trial, outcome, status,
+end_ms).
 """
 
 from __future__ import annotations
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 # MLflow's limits per log_batch request (mlflow.utils.validation): 1,000 metrics, 100 params, 100 tags,
 # 1,000 entities in all and 1 MB of request body; the byte budget leaves room for the JSON framing.
@@ -78,3 +80,10 @@ def split_batch(metrics: list, params: list, tags: list, limits: dict = LIMITS) 
     if any(current):
         chunks.append(current)
     return chunks
+
+
+def dataset_inputs(splits: list[dict]) -> list[DatasetInput]:
+    """MLflow dataset inputs of a run from resnet_core.data.describe_splits (MLflow skips ones it already has)."""
+    return [DatasetInput(Dataset(s["name"], s["digest"], "code", s["source"],
+                                 profile=f'{{"num_rows": {s["rows"]}}}'),
+                         [InputTag(MLFLOW_DATASET_CONTEXT, s["context"])]) for s in splits]

@@ -9,7 +9,10 @@ import struct
 
 # Strings the trainable reports beside the metrics (where and with what it ran, from its worker, whose CPU
 # may differ from the driver's); the tracker turns them into tags.
-TAG_KEYS = ("hardware", "node_id", "hostname", "resources", "precision_used", "cpu_model", "cpu_capability")
+TAG_KEYS = ("hardware", "node_id", "hostname", "resources", "precision_used", "cpu_model", "cpu_capability",
+            "gpu_share")
+# The data-set splits a trial used (resnet_core.data.describe_splits, as JSON): sent with its first result.
+DATASETS_KEY = "datasets"
 # A diverged trial's stand-in value for a minimised metric: as bad as a blown-up loss, but finite.
 WORST_MIN = 1e3
 # Tune keeps running statistics of each number in a result (and copies them into every experiment snapshot):

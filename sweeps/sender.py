@@ -172,6 +172,9 @@ class Sender:
             with self.lock:
                 self.stats["requests"] += 1
         stored.update(steps)
+        for op in unit:
+            if op[0] == "inputs":
+                client.log_inputs(run_id, datasets=batching.dataset_inputs(op[2]))
         if unit[-1][0] == "end":
             end = unit[-1]
             client.set_terminated(run_id, end[3], end_time=end[4] if len(end) > 4 else None)

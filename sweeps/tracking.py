@@ -7,6 +7,7 @@ state, which Tune saves with the experiment, so a resumed sweep continues the sa
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -15,7 +16,7 @@ from ray.tune import Callback
 from resnet_core.config import FIELDS, make_config
 
 from .descriptions import NOTE_TAG, trial_description
-from .results import TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
+from .results import DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
 from .sender import Sender, configure_client_retries
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class MlflowTracker(Callback):
         self.last: dict[str, dict] = {}       # trial_id -> last metrics seen (step dedupe and outcome)
         self.tags_seen: dict[str, dict] = {}  # trial_id -> tags already queued
         self.ended: set[str] = set()          # trials whose end is queued
+        self.inputs_seen: set[str] = set()    # trials whose data sets are queued (MLflow also skips repeats)
         self.restored_ops: list = []
         self.sender: Sender | None = None
         self.mid_step = False                 # inside a Tune loop step: an experiment end now means a crash
@@ -52,7 +54,7 @@ class MlflowTracker(Callback):
         return {**self.__dict__, "sender": None}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({**state, "restored": True})
+        self.__dict__.update({"inputs_seen": set(), **state, "restored": True})
 
     def setup(self, **info) -> None:
         configure_client_retries()
@@ -91,6 +93,9 @@ class MlflowTracker(Callback):
         if tags and tags != self.tags_seen.get(tid):
             self.tags_seen[tid] = tags
             self.sender.put(("tags", tid, tags))
+        if isinstance(result.get(DATASETS_KEY), str) and tid not in self.inputs_seen:
+            self.inputs_seen.add(tid)
+            self.sender.put(("inputs", tid, json.loads(result[DATASETS_KEY])))
         metrics = tracked_metrics(result)
         step = int(metrics.get("epoch", 0))
         if step <= int(self.last.get(tid, {}).get("epoch", 0)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
@@ -10,11 +11,13 @@ import torch
 from ray import tune
 
 from resnet_core.config import FIELDS
+from resnet_core.data import describe_splits
 from resnet_core.train import Trainer, load_checkpoint, save_checkpoint
 
 from .provenance import cpu_tags, device_name
-from .results import fill_diverged, pack_for_tune, sampled_params
+from .results import DATASETS_KEY, fill_diverged, pack_for_tune, sampled_params
 from .spec import SweepSpec, trial_config
+from .system_metrics import SystemSampler, gpu_share
 
 CHECKPOINT_FILE = "state.pt"
 
@@ -30,12 +33,17 @@ def trainable(config: dict, spec: SweepSpec) -> None:
     trainer = Trainer(cfg, state)
     context = ray.get_runtime_context()
     assigned = ",".join(f"{k}={v:g}" for k, v in sorted(context.get_assigned_resources().items()))
+    share = gpu_share(float(spec.resources_per_trial["gpu"]))
     where = {"hardware": device_name(str(trainer.device)), "node_id": context.get_node_id(), "resources": assigned,
-             "precision_used": trainer.precision, **cpu_tags()}
+             "precision_used": trainer.precision, **cpu_tags(), **({"gpu_share": share} if share else {})}
+    sampler = SystemSampler(trainer.device)
+    once = {DATASETS_KEY: json.dumps(describe_splits(trainer.data, cfg.dataset))}  # the tracker logs it as inputs
     for metrics in trainer:
         last = metrics["epoch"] == cfg.epochs or metrics.get("train/diverged")
         # Tune gets the metric and the epoch; the other metrics ride to the tracker as one string.
-        metrics = pack_for_tune({**fill_diverged(metrics, spec.metric, spec.mode), **where}, spec.metric)
+        metrics = pack_for_tune({**fill_diverged(metrics, spec.metric, spec.mode), **sampler.sample(), **where,
+                                 **once}, spec.metric)
+        once = {}
         if metrics["epoch"] % spec.checkpoint_every and not last:
             tune.report(metrics)
             continue

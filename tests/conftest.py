@@ -33,6 +33,7 @@ def bf16_anywhere(monkeypatch) -> None:
 # --- Real sweeps for the report and browser tests: the smoke spec (4 trials, ~30 s on 2 CPUs) ---
 
 SMOKE = "smoke"  # the shipped spec; its MLflow experiment carries the same name
+SMOKE_MODEL = "smoke-best"  # the registered model of the session's HTTP smoke sweep
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,11 @@ class SmokeSweep:
         return self.workdir / "reports" / self.experiment
 
 
-def run_smoke_sweep(workdir: Path, tracking_uri: str, report: bool) -> SmokeSweep:
+def run_smoke_sweep(workdir: Path, tracking_uri: str, report: bool, register: str | None = None) -> SmokeSweep:
     """`resnet-sweep run smoke` in workdir against tracking_uri, on a local Ray; fails the test with its output."""
     cmd = [sys.executable, "-m", "sweeps.cli", "run", SMOKE, "--tracking-uri", tracking_uri,
-           "--storage-path", str(workdir / "ray_results"), *([] if report else ["--no-report"])]
+           "--storage-path", str(workdir / "ray_results"), *([] if report else ["--no-report"]),
+           *(["--register", register] if register else [])]
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")}
     done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=480)
     output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -76,8 +78,9 @@ def mlflow_http(tmp_path_factory) -> Iterator[MlflowServer]:
 
 @pytest.fixture(scope="session")
 def smoke_sweep_http(mlflow_http, tmp_path_factory) -> SmokeSweep:
-    """The smoke sweep run over HTTP against mlflow_http, with its report built and logged at the end."""
-    return run_smoke_sweep(tmp_path_factory.mktemp("smoke-http"), mlflow_http.url, report=True)
+    """The smoke sweep run over HTTP against mlflow_http, with its report built and logged at the end, and its
+    best model registered as SMOKE_MODEL (alias champion)."""
+    return run_smoke_sweep(tmp_path_factory.mktemp("smoke-http"), mlflow_http.url, report=True, register=SMOKE_MODEL)
 
 
 # --- The cluster topology natively (issue 5): a Ray cluster and MLflow with basic auth on PostgreSQL ---

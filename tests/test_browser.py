@@ -193,3 +193,35 @@ def test_mlflow_ui_shows_report_artifacts(smoke_sweep_http, page) -> None:
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
     _hide_assistant(page)
     _screenshot(page, "mlflow_artifacts.png")
+
+
+def test_trial_run_shows_its_description_data_set_and_system_metrics(smoke_sweep_http, page) -> None:
+    from playwright.sync_api import expect
+
+    experiment_id, _, children = _sweep_runs(smoke_sweep_http)
+    run = children[0]
+    url = f"{smoke_sweep_http.tracking_uri}/#/experiments/{experiment_id}/runs/{run.info.run_id}"
+    page.goto(url)
+    expect(page.get_by_text(run.data.tags["mlflow.note.content"], exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    training = next(i.dataset for i in run.inputs.dataset_inputs if i.tags[0].value == "training")
+    expect(page.get_by_text(f"{training.name} ({training.digest})", exact=True)).to_be_visible()
+    expect(page.get_by_text("System metrics (5)", exact=True)).to_be_visible()
+    _hide_assistant(page)
+    _screenshot(page, "mlflow_trial_overview.png")
+    page.goto(f"{url}/system-metrics")
+    for key in ("cpu_utilization_percentage", "process_memory_rss_megabytes"):  # each chart's legend
+        expect(page.get_by_text(f"{run.info.run_name} (system/{key})", exact=True)).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
+    _screenshot(page, "mlflow_system_metrics.png")
+
+
+def test_registered_model_page_shows_the_champion_alias(smoke_sweep_http, page) -> None:
+    from playwright.sync_api import expect
+
+    from conftest import SMOKE_MODEL
+
+    page.goto(f"{smoke_sweep_http.tracking_uri}/#/models/{SMOKE_MODEL}")
+    row = page.get_by_role("row", name=re.compile(r"^Version 1 "))
+    expect(row.get_by_role("cell", name="champion")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(row.get_by_role("status", name="sweep")).to_have_text(re.compile(r"sweep\s*:\s*smoke"))
+    _screenshot(page, "mlflow_champion.png")

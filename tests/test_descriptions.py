@@ -26,3 +26,4 @@ def test_a_sweep_says_its_stages_counts_best_and_report() -> None:
                            "0 errored); best val/acc 0.9123.")
     assert "resnet-sweep report degradation" in text
     assert "no finished trial for val/acc" in sweep_description("x", {"trials": 0}, "val/acc", ["search"], "report/")
+

@@ -60,6 +60,17 @@ def test_smoke_sweep_lands_in_mlflow_complete(smoke_sweep_http) -> None:
         norms = MlflowClient(smoke_sweep_http.tracking_uri).get_metric_history(run.info.run_id, blocks[0])
         assert sorted(m.step for m in norms) == [1, 2]
         assert not {"training_iteration", "time_total_s", "done"} & set(run.data.metrics)  # no Tune bookkeeping
+        # System metrics, sampled in the trial's process each epoch, under MLflow's own names.
+        for key in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes",
+                    "system/process_memory_rss_megabytes"):
+            steps = MlflowClient(smoke_sweep_http.tracking_uri).get_metric_history(run.info.run_id, key)
+            assert sorted(m.step for m in steps) == [1, 2] and all(m.value > 0 for m in steps), key
+        assert "gpu_share" not in run.data.tags  # no GPU here; a fractional one would say its figures are shared
+        # The data set, as MLflow inputs: one per split the trial used, named, digested, in its context.
+        inputs = MlflowClient(smoke_sweep_http.tracking_uri).get_run(run.info.run_id).inputs.dataset_inputs
+        contexts = {i.tags[0].value: i.dataset for i in inputs}
+        assert {"training", "validation"} <= set(contexts) and len(inputs) == len(contexts)
+        assert all(d.name == run.data.params["dataset"] and len(d.digest) == 16 for d in contexts.values())
     assert parents[0].data.metrics["trials/completed"] == 4
     assert parents[0].data.params["search_seed"] == "0" and "seed" not in parents[0].data.params
 
