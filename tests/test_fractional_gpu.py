@@ -45,6 +45,7 @@ def test_quarter_gpu_spec_packs_four_trials_on_one_gpu(gpu_node, tmp_path, mlflo
     assert len(runs) == 4
     for run in runs:
         assert "GPU=0.25" in run.data.tags["resources"] and "CPU=1" in run.data.tags["resources"]
+        assert run.data.tags["gpu_share"].startswith("0.25 of a GPU, shared with other trials")  # its figures
         assert run.data.tags["outcome"] == "completed"
     # Four quarter-GPU trials fit on the one GPU at once: their training overlapped in time.
     spans = sorted((r.info.start_time, r.info.end_time) for r in runs)
