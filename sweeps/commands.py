@@ -1,4 +1,4 @@
-"""Sweep subcommands of resnet-sweep: run, resume, best, reproduce, report, ui (Ray and MLflow load lazily)."""
+"""Sweep subcommands of resnet-sweep: run, resume, best, reproduce, report, ui, dashboard (Ray and MLflow load lazily)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from resnet_core.outcomes import OUTCOMES
 
 UI_PORT = 5000  # MLflow's own default port
+DASHBOARD_PORT = 8080  # optuna-dashboard's own default port
 
 
 def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
@@ -112,6 +113,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard import serve_dashboard
+    from .urls import tracking_uri_from
+
+    return serve_dashboard(args.experiment, tracking_uri_from(args.tracking_uri), args.optuna_storage, args.port,
+                           args.out)
+
+
 def _tracking(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
 
@@ -168,3 +177,12 @@ def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--port", type=int, default=UI_PORT, help=f"port of the UI on 127.0.0.1 (default {UI_PORT})")
     _tracking(u)
     u.set_defaults(func=cmd_ui)
+
+    d = sub.add_parser("dashboard", help="serve optuna-dashboard on a sweep's study on 127.0.0.1")
+    d.add_argument("experiment", help="the sweep's MLflow experiment (its spec name), sweep name or parent run id")
+    d.add_argument("--port", type=int, default=DASHBOARD_PORT, help=f"port on 127.0.0.1 (default {DASHBOARD_PORT})")
+    d.add_argument("--optuna-storage", metavar="URL", help="the sweep's study database, for its live study "
+                   "(default: $OPTUNA_STORAGE, else the spec's storage; else a study rebuilt from MLflow)")
+    d.add_argument("--out", default=None, help="where a rebuilt study goes (default reports/EXPERIMENT/optuna.db)")
+    _tracking(d)
+    d.set_defaults(func=cmd_dashboard)

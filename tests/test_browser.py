@@ -225,3 +225,49 @@ def test_registered_model_page_shows_the_champion_alias(smoke_sweep_http, page) 
     expect(row.get_by_role("cell", name="champion")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(row.get_by_role("status", name="sweep")).to_have_text(re.compile(r"sweep\s*:\s*smoke"))
     _screenshot(page, "mlflow_champion.png")
+
+
+def test_optuna_dashboard_shows_the_sweeps_study_and_trials(smoke_sweep_http, page, tmp_path) -> None:
+    """`resnet-sweep dashboard`: without a study database, a study rebuilt from the MLflow runs, served locally."""
+    import subprocess
+    import sys
+
+    import optuna
+    from playwright.sync_api import expect
+
+    from sweeps.testing.ports import free_port
+    from sweeps.testing.procs import wait_until
+
+    _, parent, children = _sweep_runs(smoke_sweep_http)
+    port, db = free_port(), tmp_path / "optuna.db"
+    server = subprocess.Popen([sys.executable, "-m", "sweeps.cli", "dashboard", "smoke", "--tracking-uri",
+                               smoke_sweep_http.tracking_uri, "--port", str(port), "--out", str(db)],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        printed = ""
+        while "http://" not in printed and server.poll() is None:
+            printed += server.stdout.readline()
+        url = next(w for w in printed.split() if w.startswith(f"http://127.0.0.1:{port}/dashboard/studies/"))
+        study = optuna.load_study(study_name=parent.info.run_name, storage=f"sqlite:///{db}")
+        assert len(study.trials) == len(children) == 4 and study.best_value == parent.data.metrics["best/val/acc"]
+        wait_until(lambda: _answers(url), 60, "optuna-dashboard never answered")
+        page.goto(url)
+        expect(page.get_by_text(f"{parent.info.run_name} (id=", exact=False).first).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
+        expect(page.get_by_text(f"Best Trial (number={study.best_trial.number})")).to_be_visible()
+        for number in range(4):  # every trial has its line among the intermediate values
+            expect(page.get_by_text(f"trial #{number}", exact=True)).to_be_attached()
+        _screenshot(page, "optuna_dashboard.png")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status == 200
+    except OSError:
+        return False

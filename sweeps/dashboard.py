@@ -1,0 +1,48 @@
+"""resnet-sweep dashboard: optuna-dashboard on a sweep's study, the live one or one rebuilt from MLflow."""
+
+from __future__ import annotations
+
+import os
+
+from mlflow import MlflowClient
+
+from dashboards.load import sweep_spec, sweep_trials
+from dashboards.optuna_study import rebuild_study
+
+from .urls import optuna_storage_from
+
+
+def study_source(ref: str, tracking_uri: str, storage_flag: str | None, out: str | None):
+    """(Optuna storage, study name, what it is): the sweep's live study where its database holds it, else a
+    study rebuilt from the sweep's MLflow runs into a sqlite file (out, default reports/EXPERIMENT/optuna.db)."""
+    from .study_storage import open_storage
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the spec download: no bar
+    client = MlflowClient(tracking_uri)
+    parent, runs, trials = sweep_trials(client, ref)
+    name = parent.info.run_name  # the sweep's folder name, which names its study (sweeps.runner.sweep_name)
+    url = optuna_storage_from(storage_flag, sweep_spec(tracking_uri, parent.info.run_id)[1].get("storage"))
+    if url:
+        storage = open_storage(url)
+        if name in {s.study_name for s in storage.get_all_studies()}:
+            return storage, name, "the sweep's live study"
+    path = os.path.abspath(out or os.path.join("reports", client.get_experiment(parent.info.experiment_id).name,
+                                               "optuna.db"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    params = parent.data.params
+    rebuild_study(trials, params.get("metric", "val/acc"), params.get("mode", "max"), f"sqlite:///{path}", name)
+    return f"sqlite:///{path}", name, f"rebuilt from its {len(runs)} MLflow runs into {path}"
+
+
+def serve_dashboard(ref: str, tracking_uri: str, storage_flag: str | None, port: int, out: str | None) -> int:
+    """Serve optuna-dashboard on 127.0.0.1:port until Ctrl-C; prints the study's address first."""
+    import optuna
+    from optuna_dashboard import run_server
+
+    storage, name, what = study_source(ref, tracking_uri, storage_flag, out)
+    storage = optuna.storages.get_storage(storage) if isinstance(storage, str) else storage
+    study_id = storage.get_study_id_from_name(name)
+    print(f"optuna-dashboard, study {name} ({what}):\n  http://127.0.0.1:{port}/dashboard/studies/{study_id}"
+          "   (Ctrl-C stops it)", flush=True)
+    run_server(storage, host="127.0.0.1", port=port)
+    return 0
