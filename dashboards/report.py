@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from dashboards import confirmed, figures, search_space, stats, verdict
 from dashboards.confirm_figure import confirm_degradation_figure
 from dashboards.load import SweepData, load_sweep, normalise_trials
+from dashboards.links import link_report
 from resnet_core.config import FIELDS
 from resnet_core.outcomes import OUTCOMES
 
@@ -316,7 +317,9 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     path = os.path.join(out_dir, "report.html")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(render_html(f"Does depth need residuals? Sweep report: {name}", sections, parts))
-    MlflowClient(tracking_uri).log_artifacts(parent.info.run_id, out_dir, "report")
+    client = MlflowClient(tracking_uri)
+    client.log_artifacts(parent.info.run_id, out_dir, "report")
+    link_report(client, parent, tracking_uri)
     return path
 
 

@@ -124,7 +124,7 @@ def finalize(sweep, results, register: str | None = None) -> dict:
         mlflow.set_tags(stage_tags)
         stages = ["search", "confirm"] if sweep.spec.confirm else ["search"]
         mlflow.set_tag(NOTE_TAG, sweep_description(sweep.spec.name, summary, sweep.spec.metric, stages,
-                                                   "report/"))
+                                                   "report/report.html"))
         if best is not None:
             mlflow.log_metric(f"best/{sweep.spec.metric}", summary["best_value"])
             mlflow.set_tags({"best_run_id": best.info.run_id, "best_trial_id": best.data.tags.get("trial_id", "")})

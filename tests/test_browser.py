@@ -180,6 +180,12 @@ def test_mlflow_ui_shows_report_artifacts(smoke_sweep_http, page) -> None:
     experiment_id, parent, _ = _sweep_runs(smoke_sweep_http)
     logged = {a.path for a in MlflowClient(smoke_sweep_http.tracking_uri).list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.html", "report/degradation.png"} <= logged
+    # The parent's description sums up the sweep and ends with the link to its report, which opens it.
+    link = parent.data.tags["mlflow.note.content"].rsplit(" Report: ", 1)[1]
+    assert link == (f"{smoke_sweep_http.tracking_uri}/#/experiments/{experiment_id}/runs/{parent.info.run_id}"
+                    "/artifacts/report/report.html")
+    page.goto(link)
+    expect(page.get_by_text("report.html", exact=True).first).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.goto(f"{smoke_sweep_http.tracking_uri}/#/experiments/{experiment_id}/runs/{parent.info.run_id}/artifacts")
     folder = page.get_by_text("report", exact=True).first
     expect(folder).to_be_visible(timeout=UI_TIMEOUT_MS)

@@ -99,6 +99,13 @@ def test_planted_password_leaks_nowhere_and_resume_finds_the_storage(mlflow_http
                 "--optuna-storage or OPTUNA_STORAGE"), refused.stderr[-2000:]
             resumed = sweep_cli(["resume", sweep, "--optuna-storage", url, "--no-report"], str(tmp_path), ray_tmp)
             assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+            # `resnet-sweep dashboard` finds this sweep's live study in its database, rebuilding nothing.
+            from sweeps.dashboard import study_source
+
+            storage, name, what = study_source("secret-smoke", mlflow_http.url, url, str(tmp_path / "rebuilt.db"))
+            assert (name, what) == (os.path.basename(sweep), "the sweep's live study")
+            assert len(storage.get_all_trials(storage.get_study_id_from_name(name))) == 4
+            assert not (tmp_path / "rebuilt.db").exists()
         places = {
             "MLflow params, tags, metric keys and artifacts": mlflow_records(mlflow_http.url, "secret-smoke",
                                                                              str(tmp_path / "downloads")),
