@@ -17,7 +17,6 @@ def study_source(ref: str, tracking_uri: str, storage_flag: str | None, out: str
     study rebuilt from the sweep's MLflow runs into a sqlite file (out, default reports/EXPERIMENT/optuna.db)."""
     from .study_storage import open_storage
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the spec download: no bar
     client = MlflowClient(tracking_uri)
     parent, runs, trials = sweep_trials(client, ref)
     name = parent.info.run_name  # the sweep's folder name, which names its study (sweeps.runner.sweep_name)
