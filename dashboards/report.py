@@ -22,7 +22,6 @@ from dashboards import confirmed, figures, search_space, stats, verdict
 from dashboards.confirm_figure import confirm_degradation_figure
 from dashboards.load import SweepData, load_sweep, normalise_trials
 from dashboards.links import link_report
-from resnet_core.config import FIELDS
 from resnet_core.outcomes import OUTCOMES
 
 CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}
@@ -176,14 +175,6 @@ def write_parallel_coordinates(inp: Inputs, out_dir: str) -> str:
             "parallel_coordinates.html</a> (a separate file beside this one, also logged under report/).")
 
 
-def swept_params(spec: dict, trials: pd.DataFrame) -> tuple[str, ...]:
-    """The spec's search-space fields present in trials; else the config fields that vary (seed aside)."""
-    names = [p for p in (spec.get("search_space") or {}) if p in trials]
-    if not names:
-        names = [p for p in FIELDS if p != "seed" and p in trials and trials[p].astype(str).nunique() > 1]
-    return tuple(names)
-
-
 def _img(path: str) -> str:
     """An <img> with the PNG embedded as a base64 data URI, so report.html is a single file."""
     with open(path, "rb") as fh:
@@ -303,7 +294,7 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     parent, params, spec = data.parent, data.parent.data.params, data.spec
     everything = data.trials  # the loader's frames are already normalised
     trials, history = search_only(data)
-    inp = Inputs(trials, history, swept_params(spec, trials), params.get("metric", "val/acc"),
+    inp = Inputs(trials, history, stats.swept_params(spec, trials), params.get("metric", "val/acc"),
                  params.get("mode", "max"))
     headline, confirm = confirm_section(everything, out_dir)
     sections, name = write_figures(inp, out_dir), parent.data.tags.get("sweep", ref)

@@ -52,7 +52,7 @@ def param_importance(trials: pd.DataFrame, params: Sequence[str], metric: str, m
     varying = [p for p in params if df[p].nunique() > 1]
     if len(df) < 2 or not varying or df[metric].nunique() < 2:
         return {}
-    dists = {p: _distribution(df[p], p) for p in varying}
+    dists = distributions(df, varying)
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
     study.add_trials([_frozen_trial(record, dists, metric) for record in df[[*varying, metric]].to_dict("records")])
     with warnings.catch_warnings():
@@ -61,13 +61,24 @@ def param_importance(trials: pd.DataFrame, params: Sequence[str], metric: str, m
     return {**{p: float(v) for p, v in scores.items()}, **{p: 0.0 for p in params if p not in varying}}
 
 
+def distributions(trials: pd.DataFrame, params: Sequence[str]) -> dict:
+    """Optuna distribution of each param column, as the rebuilt studies (importance, dashboard) declare them."""
+    return {p: _distribution(trials[p], p) for p in params}
+
+
+def trial_params(record: dict, dists: dict) -> dict:
+    """One trial's param values as Optuna wants them for dists (plain Python types, floats for floats)."""
+    from optuna.distributions import FloatDistribution
+
+    return {p: float(record[p]) if isinstance(d, FloatDistribution) else _native(record[p]) for p, d in dists.items()}
+
+
 def _frozen_trial(record: dict, dists: dict, metric: str):
     """A completed Optuna trial holding one trial's params and metric value."""
     import optuna
 
-    float_dist = optuna.distributions.FloatDistribution
-    params = {p: float(record[p]) if isinstance(d, float_dist) else _native(record[p]) for p, d in dists.items()}
-    return optuna.trial.create_trial(params=params, distributions=dists, value=float(record[metric]))
+    return optuna.trial.create_trial(params=trial_params(record, dists), distributions=dists,
+                                     value=float(record[metric]))
 
 
 def _evaluator():

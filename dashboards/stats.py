@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from resnet_core.config import FIELDS
 from resnet_core.outcomes import OUTCOMES
 
 ARM_KEYS = ("depth", "residual", "init")  # one "arm" = one network configuration, repeated over seeds (and lrs)
@@ -206,3 +207,11 @@ def history_to_gradflow(history: pd.DataFrame, which: str = "first") -> pd.DataF
     long["block"] = long["block"].map(blocks)
     long = long.dropna(subset=["grad_norm"])  # shallower nets have no value in the deeper nets' block columns
     return long.sort_values(["run_id", "block"]).reset_index(drop=True)
+
+
+def swept_params(spec: dict, trials: pd.DataFrame) -> tuple[str, ...]:
+    """The spec's search-space fields present in trials; else the config fields that vary (seed aside)."""
+    names = [p for p in (spec.get("search_space") or {}) if p in trials]
+    if not names:
+        names = [p for p in FIELDS if p != "seed" and p in trials and trials[p].astype(str).nunique() > 1]
+    return tuple(names)

@@ -8,6 +8,7 @@ from mlflow import MlflowClient
 
 from dashboards.load import sweep_spec, sweep_trials
 from dashboards.optuna_study import rebuild_study
+from dashboards.stats import swept_params
 
 from .urls import optuna_storage_from
 
@@ -20,7 +21,8 @@ def study_source(ref: str, tracking_uri: str, storage_flag: str | None, out: str
     client = MlflowClient(tracking_uri)
     parent, runs, trials = sweep_trials(client, ref)
     name = parent.info.run_name  # the sweep's folder name, which names its study (sweeps.runner.sweep_name)
-    url = optuna_storage_from(storage_flag, sweep_spec(tracking_uri, parent.info.run_id)[1].get("storage"))
+    spec = sweep_spec(tracking_uri, parent.info.run_id)[1]
+    url = optuna_storage_from(storage_flag, spec.get("storage"))
     if url:
         storage = open_storage(url)
         if name in {s.study_name for s in storage.get_all_studies()}:
@@ -29,17 +31,16 @@ def study_source(ref: str, tracking_uri: str, storage_flag: str | None, out: str
                                                "optuna.db"))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     params = parent.data.params
-    rebuild_study(trials, params.get("metric", "val/acc"), params.get("mode", "max"), f"sqlite:///{path}", name)
-    return f"sqlite:///{path}", name, f"rebuilt from its {len(runs)} MLflow runs into {path}"
+    rebuild_study(trials, swept_params(spec, trials), params.get("metric", "val/acc"), params.get("mode", "max"),
+                  f"sqlite:///{path}", name)
+    return open_storage(f"sqlite:///{path}"), name, f"rebuilt from its {len(runs)} MLflow runs into {path}"
 
 
 def serve_dashboard(ref: str, tracking_uri: str, storage_flag: str | None, port: int, out: str | None) -> int:
     """Serve optuna-dashboard on 127.0.0.1:port until Ctrl-C; prints the study's address first."""
-    import optuna
     from optuna_dashboard import run_server
 
     storage, name, what = study_source(ref, tracking_uri, storage_flag, out)
-    storage = optuna.storages.get_storage(storage) if isinstance(storage, str) else storage
     study_id = storage.get_study_id_from_name(name)
     print(f"optuna-dashboard, study {name} ({what}):\n  http://127.0.0.1:{port}/dashboard/studies/{study_id}"
           "   (Ctrl-C stops it)", flush=True)
