@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # MLflow draws a progress bar for every artifact download (the spec, the report's inputs): noise in a terminal.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # A server that keeps artifacts on S3 hands MLflow 3 clients presigned S3 URLs for downloads. Those name
+    # the server's own S3 endpoint (http://minio:9000 in docker-compose.yml), which a laptop or a job pod
+    # often cannot reach; stream downloads through the server, which can. Set it to true for direct S3.
+    os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
     try:
         return args.func(args) or 0
     except (ConfigError, UserError) as e:

@@ -128,7 +128,8 @@ def _tracking(p: argparse.ArgumentParser) -> None:
 def _run_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by run and resume."""
     p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
-    p.add_argument("--storage-path", help="where Tune keeps trials and checkpoints (default ./ray_results)")
+    p.add_argument("--storage-path", help="where Tune keeps trials and checkpoints: a folder, or a URI every "
+                   "node reaches such as s3://bucket/sweeps (default $TUNE_STORAGE_PATH, else ./ray_results)")
     p.add_argument("--register", metavar="NAME", help="register the best model under this name")
     p.add_argument("--no-report", action="store_true", help="skip the report at the end")
     p.add_argument("--verbose", action="store_true",
@@ -147,7 +148,7 @@ def add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_run)
 
     re = sub.add_parser("resume", help="continue an interrupted sweep (its folder, or its name)")
-    re.add_argument("sweep", help="the sweep's folder under the storage path, or its name")
+    re.add_argument("sweep", help="the sweep's folder or URI (s3://bucket/sweeps/NAME_DATE), or its name")
     _run_flags(re)
     re.set_defaults(func=cmd_resume)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import time
@@ -12,10 +11,9 @@ from mlflow import MlflowClient
 
 from .provenance import provenance_tags
 from .spec import SpecError, SweepSpec, parse_spec
+from .storage import STATE_FILE, check_storage_path, filesystem, find_sweep, storage_root
 from .urls import optuna_storage_from, redact, tracking_uri_from
 
-STATE_FILE = "resnet_sweep.json"
-DEFAULT_STORAGE = "ray_results"
 # The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
 # kind, so a UI that lands by kind opens the training runs rather than an empty GenAI overview (issue 15).
 EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
@@ -107,24 +105,22 @@ def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[st
     if spec.confirm:
         params |= {"confirm_seeds": spec.confirm.seeds, "confirm_factors": ",".join(spec.confirm.factors),
                    "confirm_arms": spec.arms}
-    for key, value in params.items():
-        client.log_param(run.info.run_id, key, value)
-    client.log_text(run.info.run_id, spec.source, "spec.yaml")
+    try:
+        for key, value in params.items():
+            client.log_param(run.info.run_id, key, value)
+        client.log_text(run.info.run_id, spec.source, "spec.yaml")  # the server's artifact store, S3 or disk
+    except Exception as e:  # e.g. the server cannot write its artifact store: no half-made run stays behind
+        client.set_terminated(run.info.run_id, "FAILED")
+        client.delete_run(run.info.run_id)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise SpecError(f"tracking: MLflow at {tracking_uri} could not store the sweep's spec ({first}); "
+                        f"check the server's artifact store") from None
     return experiment_id, run.info.run_id
-
-
-def _fs(path: str):
-    """(pyarrow filesystem, path in it) for a local folder or a URI such as s3://bucket/sweeps."""
-    import pyarrow.fs
-
-    if "://" in path:
-        return pyarrow.fs.FileSystem.from_uri(path)
-    return pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
 
 
 def write_state(sweep: Sweep) -> None:
     """The sweep's own state beside Tune's: the spec, the MLflow server, experiment and parent run."""
-    fs, folder = _fs(sweep.path)
+    fs, folder = filesystem(sweep.path)
     fs.create_dir(folder, recursive=True)
     state = {"spec": sweep.spec.source, "tracking_uri": sweep.tracking_uri,
              "experiment_id": sweep.experiment_id, "parent_run_id": sweep.parent_run_id,
@@ -137,23 +133,12 @@ def write_state(sweep: Sweep) -> None:
 def read_state(path: str) -> Sweep:
     import yaml
 
-    fs, folder = _fs(path)
+    fs, folder = filesystem(path)
     with fs.open_input_stream(f"{folder}/{STATE_FILE}") as fh:
         state = json.loads(fh.read())
     spec = parse_spec(yaml.safe_load(state["spec"]), state["spec"])
     return Sweep(spec, path, state["tracking_uri"], state["experiment_id"], state["parent_run_id"],
                  state.get("optuna_storage"), state.get("stage", "search"), state.get("plan"))
-
-
-def find_sweep(name_or_path: str, storage_path: str | None) -> str:
-    """A sweep folder (or URI) as given, or the newest folder of that sweep name under a local storage path."""
-    if "://" in name_or_path or os.path.exists(os.path.join(name_or_path, STATE_FILE)):
-        return name_or_path if "://" in name_or_path else os.path.abspath(name_or_path)
-    root = os.path.abspath(storage_path or DEFAULT_STORAGE)
-    found = sorted(glob.glob(os.path.join(root, f"{name_or_path}_*", STATE_FILE)))
-    if not found:
-        raise SpecError(f"sweep: no sweep folder {name_or_path!r} and no sweep named so under {root}")
-    return os.path.dirname(found[-1])
 
 
 def make_tracker(sweep: Sweep, stage: str = "search"):
@@ -231,9 +216,7 @@ def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage
     gpus = start_ray(address, verbose)
     try:
         check_gpus(spec, gpus)
-        root = storage_path or DEFAULT_STORAGE
-        root = root if "://" in root else os.path.abspath(root)
-        path = f"{root.rstrip('/')}/{spec.name}_{time.strftime('%Y%m%d-%H%M%S')}"
+        path = f"{storage_root(storage_path)}/{spec.name}_{time.strftime('%Y%m%d-%H%M%S')}"
         experiment_id, parent = open_parent_run(spec, tracking_uri, path)
     except BaseException:
         ray.shutdown()
@@ -279,6 +262,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, tracking_uri: str | N
     if not (address or os.environ.get("RAY_ADDRESS")):
         check_gpus(spec, local_gpu_count())  # before Ray starts, for a local run
     check_tracking(tracking_uri_from(tracking_uri))
+    check_storage_path(storage_root(storage_path))
     url = optuna_storage_from(optuna_storage, spec.storage) if spec.search != "grid" else None
     if url:
         from .study_storage import check_storage  # Optuna loads only when a study database is asked for

@@ -96,11 +96,13 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cluster_smoke(cluster):
-    """The shipped smoke sweep submitted through the Ray Jobs API: (job id, driver log, worker node ids)."""
-    from sweeps.testing.topology import run_job
+    """The shipped smoke sweep submitted through the Ray Jobs API, with its report and registered model, its
+    storage path from the nodes' TUNE_STORAGE_PATH (S3): (job id, driver log, worker node ids)."""
+    from sweeps.testing.topology import CLUSTER_MODEL, run_job
 
     workers = {w.node_id for w in cluster.ray.workers}
-    job_id, status, logs = run_job(cluster, cluster.run_args(SMOKE), timeout_s=300)
+    args = ["run", SMOKE, "--tracking-uri", cluster.mlflow.url, "--register", CLUSTER_MODEL]
+    job_id, status, logs = run_job(cluster, args, timeout_s=420)
     assert status == "SUCCEEDED", f"smoke job {status}:\n{logs[-4000:]}"
     return job_id, logs, workers
 

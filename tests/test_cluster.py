@@ -1,7 +1,8 @@
 """Sweeps on a real multi-node Ray cluster (Jobs API, token auth) tracked in MLflow with basic auth on
-PostgreSQL, and the faults the sweep must survive: a worker node lost, MLflow down for 30 s, the driver
-killed, PostgreSQL refusing connections. Each fault test checks MLflow afterwards (one run per trial,
-every epoch's metrics exactly once, nothing left RUNNING) and prints its figures.
+PostgreSQL, with Tune's storage and MLflow's artifacts on S3 (moto_server) and nothing shared on the local
+disk, and the faults the sweep must survive: a worker node lost, MLflow down for 30 s, the driver killed,
+PostgreSQL refusing connections. Each fault test checks MLflow afterwards (one run per trial, every epoch's
+metrics exactly once, nothing left RUNNING) and prints its figures.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import subprocess
 import sys
 import time
 
+import urllib.request
+
 import pytest
 import yaml
 
 from sweeps.results import tracked_metrics
+from sweeps.storage import STATE_FILE
 from sweeps.testing.mlflow_auth import as_user
 from sweeps.testing.postgres import allow_connections, refuse_connections
 from sweeps.testing.ray_cluster import wait_job
 from sweeps.testing.runs import metric_steps, restores, result_rows, runs_of
-from sweeps.testing.topology import Topology, run_job, sweep_job
+from sweeps.testing.topology import ARTIFACT_BUCKET, CLUSTER_MODEL, TUNE_BUCKET, Topology, run_job, sweep_job
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 SMOKE_TRIALS, SMOKE_EPOCHS = 4, 2  # the shipped smoke spec
@@ -114,6 +118,57 @@ def test_smoke_sweep_runs_on_both_workers_and_lands_in_mlflow(cluster, cluster_s
     report("smoke on the cluster", **figures, nodes_used=len(used))
 
 
+def test_smoke_sweep_state_lives_only_in_s3(cluster, cluster_smoke) -> None:
+    uri = cluster.sweep_uri("smoke")  # the storage path came from the nodes' TUNE_STORAGE_PATH
+    prefix = uri[len(f"s3://{TUNE_BUCKET}/"):]
+    keys = cluster.s3.keys(TUNE_BUCKET, prefix)
+    assert f"{prefix}/{STATE_FILE}" in keys
+    assert any(k.rsplit("/", 1)[1].startswith("experiment_state-") for k in keys)
+    checkpoints = {k.split("/checkpoint_")[0] for k in keys if "/checkpoint_" in k}
+    assert len(checkpoints) == SMOKE_TRIALS, checkpoints  # every trial's checkpoints were written to S3
+    local = [os.path.join(d, f) for d, _, files in os.walk(cluster.root) if "s3-copies" not in d
+             for f in files if f == STATE_FILE or f.startswith("experiment_state-")]
+    assert local == []  # no sweep state on the disk the nodes run from; each node's temp dir is its own
+    temp_dirs = [n.temp_dir for n in [cluster.ray.head, *cluster.ray.workers]]
+    assert len(set(temp_dirs)) == len(temp_dirs) and not any(d.startswith(cluster.root) for d in temp_dirs)
+    report("smoke state on S3", objects=len(keys), trials_with_checkpoints=len(checkpoints))
+
+
+def test_report_lands_in_s3_and_opens_through_the_proxy_and_reproduce_fetches_the_model(
+        cluster, cluster_smoke, tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    with as_user(cluster.mlflow):
+        parents, _ = cluster_runs(cluster, "smoke")
+        parent = parents[0]
+        experiment = MlflowClient(cluster.mlflow.url).get_experiment(parent.info.experiment_id)
+    assert experiment.artifact_location.startswith("mlflow-artifacts:")  # proxied: clients need no S3 access
+    stored = cluster.s3.keys(ARTIFACT_BUCKET)
+    report_key = f"{parent.info.experiment_id}/{parent.info.run_id}/artifacts/report/report.html"
+    assert report_key in stored, stored[:20]
+    url = f"{cluster.mlflow.url}/get-artifact?path=report/report.html&run_uuid={parent.info.run_id}"
+    request = urllib.request.Request(url, headers={"Authorization": basic_auth(cluster)})
+    with urllib.request.urlopen(request, timeout=30) as resp:  # what the MLflow UI's artifact view fetches
+        page = resp.read().decode()
+    assert "Sweep report: smoke" in page
+    # The MLflow login and no S3 access at all: the model comes through the server.
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "MLFLOW_", "AWS_"))},
+           **cluster.mlflow.credentials}
+    done = subprocess.run([sys.executable, "-m", "sweeps.cli", "reproduce", f"models:/{CLUSTER_MODEL}@champion",
+                           "--tracking-uri", cluster.mlflow.url], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "logged model: test/acc" in done.stdout and "matches" in done.stdout and "reproduced:" in done.stdout
+    report("report and model through the S3-backed server", artifacts_in_s3=len(stored),
+           report_bytes=len(page))
+
+
+def basic_auth(topo: Topology) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{topo.mlflow.username}:{topo.mlflow.password}".encode()).decode()
+
+
 # --- 3. Faults ----------------------------------------------------------------------------------------
 
 def epochs_between(sweep_dir: str, start: float, end: float) -> int:
@@ -178,7 +233,7 @@ def test_driver_killed_then_resumed_on_the_cluster(cluster) -> None:
         assert wait_job(jobs, job_id, timeout_s=60) == "FAILED"
     _, before = cluster_runs(cluster, name)
     assert any(r.info.status == "RUNNING" for r in before)  # killed: nothing was closed
-    _, status, logs = run_job(cluster, ["resume", name, "--storage-path", cluster.storage, "--no-report"], 300)
+    _, status, logs = run_job(cluster, ["resume", cluster.sweep_uri(name), "--no-report"], 300)
     assert status == "SUCCEEDED", logs[-4000:]
     figures = check_exactly_once(cluster, name, 2, epochs)
     _, after = cluster_runs(cluster, name)

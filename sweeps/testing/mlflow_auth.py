@@ -29,6 +29,8 @@ class AuthMlflow:
     # caps a one-worker server at a few requests per second (docs/scaling.md).
     auth_cache_ttl_s: int = 60
     extra_args: tuple[str, ...] = ()  # more `mlflow server` flags, e.g. ("--workers", "2")
+    artifacts_destination: str | None = None  # where the server stores artifacts (s3://...); default its workdir
+    env: dict[str, str] = field(default_factory=dict)  # the server's extra environment (its S3 access)
     server: MlflowServer | None = None
     starts: int = 0
 
@@ -55,11 +57,13 @@ class AuthMlflow:
     def start(self, timeout_s: float = 120.0) -> None:
         env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": self._config(),
                "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
-               "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runners: 8 fewer processes
+               "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no GenAI job runners: 8 fewer processes
+               **self.env}
         for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_AUTH_ADMIN_USERNAME",
                     "MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_TRACKING_URI"):
             env.pop(key, None)
-        cmd = server_command(self.backend_uri, os.path.join(self.workdir, "artifacts"), self.port,
+        cmd = server_command(self.backend_uri, self.artifacts_destination or os.path.join(self.workdir, "artifacts"),
+                             self.port,
                              extra_args=("--app-name", "basic-auth", *self.extra_args))
         self.starts += 1
         log_path = os.path.join(self.workdir, f"mlflow-{self.starts}.log")
@@ -88,10 +92,13 @@ class AuthMlflow:
 
 
 @contextmanager
-def auth_mlflow(workdir: str) -> Iterator[AuthMlflow]:
-    """An authenticated MLflow server on two fresh PostgreSQL databases (runs, users); all gone afterwards."""
+def auth_mlflow(workdir: str, artifacts_destination: str | None = None,
+                env: dict[str, str] | None = None) -> Iterator[AuthMlflow]:
+    """An authenticated MLflow server on two fresh PostgreSQL databases (runs, users), storing artifacts in
+    artifacts_destination (default: its workdir) with `env` added to its environment; all gone afterwards."""
     with postgres_database("mlflow") as runs_db, postgres_database("mlflow_auth") as users_db:
-        server = AuthMlflow(workdir, runs_db, users_db)
+        server = AuthMlflow(workdir, runs_db, users_db, artifacts_destination=artifacts_destination,
+                            env=dict(env or {}))
         server.start()
         try:
             yield server

@@ -77,6 +77,7 @@ class RayCluster:
     gcs_port: int
     dashboard_port: int
     client_port: int
+    node_env: dict[str, str] = field(default_factory=dict)  # every node's extra environment (S3 access)
     head: RayNode | None = None
     workers: list[RayNode] = field(default_factory=list)
     added: int = 0  # workers started so far: names stay unique after a restart
@@ -105,9 +106,11 @@ class RayCluster:
                f"--temp-dir={temp_dir}", "--object-store-memory=100000000",
                f"--resources={json.dumps({name: 1})}", *(f"{k}={v}" for k, v in ports.items()), *args]
         log_path = os.path.join(self.root, f"ray-{name}.log")
+        # Its own TMPDIR too: no node writes where another node could read it, as on separate machines.
+        node_env = {**self.node_env, "TMPDIR": temp_dir, **(env or {})}
         with open(log_path, "a") as log:
             proc = subprocess.Popen(cmd, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
-                                    env=self.env(**(env or {})), start_new_session=True)
+                                    env=self.env(**node_env), start_new_session=True)
         return RayNode(name, proc, temp_dir, log_path)
 
     def start_head(self, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ("--num-cpus=0",)) -> None:
@@ -180,9 +183,11 @@ class RayCluster:
 
 
 @contextmanager
-def ray_cluster(root: str, workers: int = 2, head_env: dict[str, str] | None = None) -> Iterator[RayCluster]:
-    """A head (0 CPUs) and `workers` one-CPU worker nodes on free ports, with a fresh token; all stopped after."""
-    cluster = RayCluster(root, secrets.token_hex(32), *free_ports(3))
+def ray_cluster(root: str, workers: int = 2, head_env: dict[str, str] | None = None,
+                node_env: dict[str, str] | None = None) -> Iterator[RayCluster]:
+    """A head (0 CPUs) and `workers` one-CPU worker nodes on free ports, with a fresh token; all stopped after.
+    head_env: the head's extra environment (job drivers inherit it); node_env: every node's."""
+    cluster = RayCluster(root, secrets.token_hex(32), *free_ports(3), node_env=dict(node_env or {}))
     try:
         cluster.start_head(head_env)
         cluster.add_workers(workers)
