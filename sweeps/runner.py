@@ -48,9 +48,9 @@ def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
 
 def check_tracking(tracking_uri: str) -> None:
     """Fail fast, in one line, when the tracking server is unreachable or refuses us: before Ray starts."""
-    from .sender import configure_client_retries
+    from .sender import configure_client
 
-    configure_client_retries()
+    configure_client()
     try:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
     except Exception as e:

@@ -17,7 +17,7 @@ from resnet_core.config import FIELDS, make_config
 
 from .descriptions import NOTE_TAG, trial_description
 from .results import DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
-from .sender import Sender, configure_client_retries
+from .sender import Sender, configure_client
 
 log = logging.getLogger(__name__)
 OUTCOME_KEYS = ("epoch", "train/diverged")  # what classify() reads of a trial's last metrics
@@ -57,7 +57,7 @@ class MlflowTracker(Callback):
         self.__dict__.update({"inputs_seen": set(), **state, "restored": True})
 
     def setup(self, **info) -> None:
-        configure_client_retries()
+        configure_client()
         self.sender = Sender(self.tracking_uri, self.experiment_id, self.parent_run_id, self.restored_ops,
                              self.run_tags.get("stage"), search_first=self.restored)
         self.sender.runs.update(self.runs)
