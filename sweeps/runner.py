@@ -192,12 +192,18 @@ def run_config(sweep: Sweep, folder: str, stage: str, tracker=None):
     """Tune's RunConfig of one stage: its folder, retries, checkpoints kept, the stage's MLflow tracker and
     our console (Tune's own output, verbose=1, with --verbose)."""
     from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    from .tracking import TrimKeptResults
 
     return tune.RunConfig(
         name=folder.rstrip("/").rsplit("/", 1)[1], storage_path=folder.rstrip("/").rsplit("/", 1)[0],
         failure_config=tune.FailureConfig(max_failures=sweep.spec.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-        callbacks=[tracker or make_tracker(sweep, stage), *console_for(sweep, stage)],
+        # Our JSON logger before the trim: each trial's result.json keeps every metric (Tune adds its own
+        # loggers after ours otherwise, and they would see the trimmed result).
+        callbacks=[tracker or make_tracker(sweep, stage), JsonLoggerCallback(), TrimKeptResults(),
+                   *console_for(sweep, stage)],
         verbose=1 if sweep.verbose else 0)
 
 

@@ -16,7 +16,8 @@ from ray.tune import Callback
 from resnet_core.config import FIELDS, make_config
 
 from .descriptions import NOTE_TAG, trial_description
-from .results import DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
+from .results import (DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, kept_by_tune, pick_tags,
+                      sampled_params, tracked_metrics)
 from .sender import Sender, configure_client
 
 log = logging.getLogger(__name__)
@@ -149,3 +150,17 @@ class MlflowTracker(Callback):
             for op in self.restored_ops:
                 self.sender.put(op)
             self.restored_ops = []
+
+
+class TrimKeptResults(Callback):
+    """Cuts each result Tune is about to keep (and copy into every snapshot) to what the driver reads back.
+
+    Tune lets callbacks edit a result before it keeps it. Placed after the tracker and Tune's JSON logger, so
+    MLflow and each trial's result.json still get every metric. (The results of kept checkpoints stay whole:
+    on_checkpoint is handed the Checkpoint, not its result.)
+    """
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        kept = kept_by_tune(result)
+        result.clear()
+        result.update(kept)
