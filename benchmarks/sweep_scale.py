@@ -159,7 +159,7 @@ def drain_rate(url: str, trials: int, epochs: int) -> tuple[float, int]:
            + [("metrics", f"d{t}", e, epoch_result(e, epochs), now + e) for e in range(1, epochs + 1)]
            + [("end", f"d{t}", "completed", "FINISHED", now + epochs + 1)]]
     start = time.perf_counter()
-    sender = Sender(url, experiment_id, parent, ops)
+    sender = Sender(url, experiment_id, parent, ops, search_first=False)  # new trial ids, as in a fresh sweep
     assert sender.flush(3600), "the backlog did not drain in an hour"
     sender.stop()
     return trials * epochs / (time.perf_counter() - start), len(ops)

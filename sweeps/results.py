@@ -20,6 +20,10 @@ WORST_MIN = 1e3
 # metric travels as one string, which Tune stores once and does not aggregate; the tracker unpacks it.
 TUNE_KEYS = ("epoch",)
 PACKED_KEY = "more_metrics"
+# What the driver reads back of the result Tune keeps (trial.last_result) after the callbacks: the live
+# console's train/error and val/acc, classify's train/diverged. The tracker and result.json have the rest by
+# then; kept, it would be copied into every experiment snapshot (about 1 kB a trial).
+KEPT_PACKED = ("train/error", "val/acc", "train/diverged")
 # The per-block norms, packed as one list; as base64 float32 when that is exact (the trainer's norms are
 # float32): a quarter of their decimal text.
 BLOCK_PREFIX, BLOCKS_KEY, BLOCKS_F32_KEY = "grad_norm/block_", "grad_norm/blocks", "grad_norm/blocks_f32"
@@ -58,6 +62,16 @@ def unpack(result: dict) -> dict:
     blocks = _unpack_blocks(packed)
     return {**{k: v for k, v in result.items() if k != PACKED_KEY}, **packed,
             **{f"{BLOCK_PREFIX}{i}": v for i, v in enumerate(blocks)}}
+
+
+def kept_by_tune(result: dict) -> dict:
+    """The part of a packed result Tune needs to keep: no tag strings, the packed string cut to KEPT_PACKED."""
+    kept = {k: v for k, v in result.items() if k not in TAG_KEYS and k not in (DATASETS_KEY, PACKED_KEY)}
+    if isinstance(result.get(PACKED_KEY), str):
+        packed = json.loads(result[PACKED_KEY])
+        if small := {k: packed[k] for k in KEPT_PACKED if k in packed}:
+            kept[PACKED_KEY] = json.dumps(small)
+    return kept
 
 
 def tracked_metrics(result: dict) -> dict[str, float]:

@@ -46,9 +46,9 @@ def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
 
 def check_tracking(tracking_uri: str) -> None:
     """Fail fast, in one line, when the tracking server is unreachable or refuses us: before Ray starts."""
-    from .sender import configure_client_retries
+    from .sender import configure_client
 
-    configure_client_retries()
+    configure_client()
     try:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
     except Exception as e:
@@ -177,12 +177,18 @@ def run_config(sweep: Sweep, folder: str, stage: str, tracker=None):
     """Tune's RunConfig of one stage: its folder, retries, checkpoints kept, the stage's MLflow tracker and
     our console (Tune's own output, verbose=1, with --verbose)."""
     from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    from .tracking import TrimKeptResults
 
     return tune.RunConfig(
         name=folder.rstrip("/").rsplit("/", 1)[1], storage_path=folder.rstrip("/").rsplit("/", 1)[0],
         failure_config=tune.FailureConfig(max_failures=sweep.spec.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-        callbacks=[tracker or make_tracker(sweep, stage), *console_for(sweep, stage)],
+        # Our JSON logger before the trim: each trial's result.json keeps every metric (Tune adds its own
+        # loggers after ours otherwise, and they would see the trimmed result).
+        callbacks=[tracker or make_tracker(sweep, stage), JsonLoggerCallback(), TrimKeptResults(),
+                   *console_for(sweep, stage)],
         verbose=1 if sweep.verbose else 0)
 
 

@@ -16,8 +16,9 @@ from ray.tune import Callback
 from resnet_core.config import FIELDS, make_config
 
 from .descriptions import NOTE_TAG, trial_description
-from .results import DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, pick_tags, sampled_params, tracked_metrics
-from .sender import Sender, configure_client_retries
+from .results import (DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, kept_by_tune, pick_tags,
+                      sampled_params, tracked_metrics)
+from .sender import Sender, configure_client
 
 log = logging.getLogger(__name__)
 OUTCOME_KEYS = ("epoch", "train/diverged")  # what classify() reads of a trial's last metrics
@@ -57,7 +58,7 @@ class MlflowTracker(Callback):
         self.__dict__.update({"inputs_seen": set(), **state, "restored": True})
 
     def setup(self, **info) -> None:
-        configure_client_retries()
+        configure_client()
         self.sender = Sender(self.tracking_uri, self.experiment_id, self.parent_run_id, self.restored_ops,
                              self.run_tags.get("stage"), search_first=self.restored)
         self.sender.runs.update(self.runs)
@@ -149,3 +150,17 @@ class MlflowTracker(Callback):
             for op in self.restored_ops:
                 self.sender.put(op)
             self.restored_ops = []
+
+
+class TrimKeptResults(Callback):
+    """Cuts each result Tune is about to keep (and copy into every snapshot) to what the driver reads back.
+
+    Tune lets callbacks edit a result before it keeps it. Placed after the tracker and Tune's JSON logger, so
+    MLflow and each trial's result.json still get every metric. (The results of kept checkpoints stay whole:
+    on_checkpoint is handed the Checkpoint, not its result.)
+    """
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        kept = kept_by_tune(result)
+        result.clear()
+        result.update(kept)

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 from resnet_core.outcomes import OUTCOMES
 from sweeps.finalize import stage_summary
-from sweeps.results import (classify, closing_outcome, error_line, fill_diverged, pick_tags, sampled_params,
-                            tracked_metrics)
+from sweeps.results import (PACKED_KEY, TAG_KEYS, classify, closing_outcome, error_line, fill_diverged,
+                            kept_by_tune, pack_for_tune, pick_tags, sampled_params, tracked_metrics)
 from sweeps.tracking import Sender
 
 
@@ -21,6 +21,24 @@ def test_tracked_metrics_drop_tune_bookkeeping_and_strings() -> None:
               "hardware": "cpu", "grad_norm/block_0": 1.5, "bad/nan": math.nan, "train/diverged": 1}
     assert tracked_metrics(result) == {"epoch": 3.0, "train/loss": 0.5, "val/acc": 0.9, "train/lr": 0.01,
                                        "grad_norm/block_0": 1.5, "train/diverged": 1.0}
+
+
+def test_tune_keeps_what_the_driver_reads_back_and_no_more() -> None:
+    """The cut result gives the live console and classify the same answers; tags and norms are gone from it."""
+    from sweeps.live import progress
+
+    for metric, diverged in (("val/acc", 0.0), ("val/loss", 1.0)):
+        metrics = {"epoch": 4, "train/loss": 0.5, "train/error": 0.2, "val/acc": 0.7, "val/loss": 0.9,
+                   "train/diverged": diverged, **{f"grad_norm/block_{b}": 0.1 * b for b in range(56)}}
+        result = {**pack_for_tune({**metrics, "hardware": "cpu", "node_id": "n" * 56, "datasets": "[]"}, metric),
+                  "training_iteration": 4, "time_total_s": 2.0, "done": False, "trial_id": "t", "config": {"lr": 0.1}}
+        kept = kept_by_tune(result)
+        assert progress(kept, 10) == progress(result, 10) and classify(kept, 10) == classify(result, 10)
+        numbers = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+        assert {k: v for k, v in kept.items() if isinstance(v, (int, float))} == numbers  # Tune's own keys too
+        assert not set(TAG_KEYS) & set(kept) and "datasets" not in kept and kept["config"] == {"lr": 0.1}
+        assert len(kept[PACKED_KEY]) < 100 < len(result[PACKED_KEY])
+    assert PACKED_KEY not in kept_by_tune({"epoch": 1, "val/acc": 0.5})
 
 
 def test_diverged_gets_a_bad_finite_value() -> None:

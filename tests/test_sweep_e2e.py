@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,8 @@ from mlflow import MlflowClient
 
 from resnet_core import hardware
 from sweeps.testing.procs import group_alive, wait_until
-from sweeps.testing.runs import metric_steps, restores, runs_of
+from sweeps.results import KEPT_PACKED, PACKED_KEY, TAG_KEYS, tracked_metrics
+from sweeps.testing.runs import metric_steps, restores, result_rows, runs_of
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "sweeps.cli"]
@@ -73,6 +75,25 @@ def test_smoke_sweep_lands_in_mlflow_complete(smoke_sweep_http) -> None:
         assert all(d.name == run.data.params["dataset"] and len(d.digest) == 16 for d in contexts.values())
     assert parents[0].data.metrics["trials/completed"] == 4
     assert parents[0].data.params["search_seed"] == "0" and "seed" not in parents[0].data.params
+
+
+def test_tune_keeps_a_cut_result_while_result_json_keeps_every_metric(smoke_sweep_http) -> None:
+    """Each trial's result.json unpacks to every metric of its run; Tune's saved state keeps the cut result."""
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    folder = smoke_sweep_http.workdir / "ray_results"
+    rows = result_rows(str(folder))
+    _, children = runs_of(smoke_sweep_http.tracking_uri, "smoke")
+    for run in children:
+        reported = {k for row in rows[run.data.params["trial_id"]] for k in tracked_metrics(row)}
+        assert reported == set(run.data.metrics)
+    state = sorted(folder.rglob("experiment_state-*.json"))[-1]
+    for _, metadata in json.loads(state.read_text())["trial_data"]:
+        run_metadata = _TrainingRunMetadata.from_json_state(metadata)
+        last = run_metadata.last_result
+        assert last["epoch"] >= 1 and not set(TAG_KEYS) & set(last)
+        assert set(json.loads(last[PACKED_KEY])) <= set(KEPT_PACKED)
+        assert run_metadata.checkpoint_manager.latest_checkpoint_result is not None  # checkpoints still registered
 
 
 def test_smoke_sweep_output_is_short_and_names_every_outcome(smoke_sweep_http) -> None:
