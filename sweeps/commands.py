@@ -64,11 +64,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .runner import find_sweep, read_state, resume_sweep
+    from .runner import read_state, resume_sweep
+    from .storage import find_sweep
 
-    sweep = read_state(find_sweep(args.sweep, args.storage_path))
-    summary = resume_sweep(sweep.path, args.address, args.storage_path, args.register, args.optuna_storage,
-                           args.verbose)
+    sweep = read_state(find_sweep(args.sweep, args.storage_path))  # read once: on S3 each read is requests
+    summary = resume_sweep(sweep, args.address, args.register, args.optuna_storage, args.verbose)
     _print_summary(summary, sweep.tracking_uri, sweep.spec.name)
     _report_after(args, sweep.spec.name, sweep.tracking_uri)
     return 0 if summary["running"] == 0 else 1

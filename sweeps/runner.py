@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from .provenance import provenance_tags
 from .spec import SpecError, SweepSpec, parse_spec
-from .storage import STATE_FILE, check_storage_path, filesystem, find_sweep, storage_root
+from .storage import STATE_FILE, check_storage_path, filesystem, storage_root
 from .urls import optuna_storage_from, redact, tracking_uri_from
 
 # The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
@@ -278,12 +278,12 @@ def run_sweep(spec: SweepSpec, address: str | None = None, tracking_uri: str | N
     return execute(sweep, restore=False, register=register)
 
 
-def resume_sweep(name_or_path: str, address: str | None = None, storage_path: str | None = None,
-                 register: str | None = None, optuna_storage: str | None = None, verbose: bool = True):
-    """resnet-sweep resume: continue an interrupted sweep with the same runs (and the same study storage)."""
+def resume_sweep(sweep: Sweep, address: str | None = None, register: str | None = None,
+                 optuna_storage: str | None = None, verbose: bool = True):
+    """resnet-sweep resume: continue an interrupted sweep (read with read_state(find_sweep(...))) with the same
+    runs (and the same study storage)."""
     from .study_storage import check_storage, resume_storage
 
-    sweep = read_state(find_sweep(name_or_path, storage_path))
     sweep.verbose = verbose
     check_tracking(sweep.tracking_uri)
     sweep.optuna_storage = resume_storage(sweep.optuna_storage, optuna_storage_from(optuna_storage))

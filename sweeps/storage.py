@@ -86,34 +86,37 @@ def check_storage_path(uri: str, write: bool = True) -> None:
         raise _failure(uri, e) from None
 
 
+def _holds_state(fs, path: str, uri: str) -> bool:
+    import pyarrow.fs
+
+    try:
+        return fs.get_file_info(f"{path}/{STATE_FILE}").type == pyarrow.fs.FileType.File
+    except OSError as e:
+        raise _failure(uri, e) from None
+
+
 def find_sweep(name_or_path: str, storage_path: str | None) -> str:
     """A sweep folder or URI as given, or the newest sweep of that name under the storage path (local or a
     URI); checked for its state file, so a wrong name or bad credentials fail in one line."""
     import pyarrow.fs
 
-    given = "://" in name_or_path or os.path.exists(os.path.join(name_or_path, STATE_FILE))
-    root = storage_root(storage_path)
-    if given:
-        candidates = [name_or_path.rstrip("/") if "://" in name_or_path else os.path.abspath(name_or_path)]
-    else:
-        check_storage_path(root, write=False)
-        fs, base = filesystem(root)
-        try:
-            listed = fs.get_file_info(pyarrow.fs.FileSelector(base, allow_not_found=True))
-        except OSError as e:
-            raise _failure(root, e) from None
-        names = sorted(i.base_name for i in listed if i.type == pyarrow.fs.FileType.Directory
-                       and i.base_name.startswith(f"{name_or_path}_"))
-        candidates = [f"{root}/{n}" for n in reversed(names)]
-    for folder in candidates:
-        if "://" in folder and given:
-            check_storage_path(folder, write=False)
+    if "://" in name_or_path or os.path.exists(os.path.join(name_or_path, STATE_FILE)):
+        folder = name_or_path.rstrip("/") if "://" in name_or_path else os.path.abspath(name_or_path)
+        check_storage_path(folder, write=False)
         fs, path = filesystem(folder)
-        try:
-            if fs.get_file_info(f"{path}/{STATE_FILE}").type == pyarrow.fs.FileType.File:
-                return folder
-        except OSError as e:
-            raise _failure(folder, e) from None
-    if given:
+        if _holds_state(fs, path, folder):
+            return folder
         raise SpecError(f"sweep: {name_or_path} holds no {STATE_FILE}; give a sweep's folder or URI")
+    root = storage_root(storage_path)
+    check_storage_path(root, write=False)
+    fs, base = filesystem(root)
+    try:
+        listed = fs.get_file_info(pyarrow.fs.FileSelector(base, allow_not_found=True))
+    except OSError as e:
+        raise _failure(root, e) from None
+    names = sorted(i.base_name for i in listed if i.type == pyarrow.fs.FileType.Directory
+                   and i.base_name.startswith(f"{name_or_path}_"))
+    for name in reversed(names):  # the newest with a state file
+        if _holds_state(fs, f"{base}/{name}", root):
+            return f"{root}/{name}"
     raise SpecError(f"sweep: no sweep folder {name_or_path!r} and no sweep named so under {root}")

@@ -134,8 +134,9 @@ def test_tune_gets_the_metric_and_epoch_and_the_tracker_every_number() -> None:
     assert len(f32_packed) < len(json.dumps(f32)) / 2  # 4 bytes a norm, not ~20 characters of decimal
 
 
-def test_tracker_unpacks_the_result_for_mlflow_and_tune_aggregates_two_numbers(tmp_path) -> None:
-    """The packed string reaches MLflow as one metric per block; Tune keeps only two numbers."""
+def test_tracker_unpacks_the_result_for_mlflow_and_leaves_it_whole_for_result_json(tmp_path) -> None:
+    """The packed string reaches MLflow as one metric per block; the result Tune hands on is untouched (the
+    JSON logger after the tracker writes all of it; TrimKeptResults cuts it last), with only two numbers."""
     from sweeps.tracking import MlflowTracker
 
     uri = f"sqlite:///{tmp_path / 'm.db'}"
@@ -149,8 +150,9 @@ def test_tracker_unpacks_the_result_for_mlflow_and_tune_aggregates_two_numbers(t
     for epoch in (1, 2):
         result = pack_for_tune({"epoch": epoch, "val/acc": 0.5, **{f"grad_norm/block_{b}": b + epoch
                                                                     for b in range(20)}}, "val/acc")
+        sent = dict(result)
         tracker.on_trial_result(0, [trial], trial, result)
-        assert {k for k, v in result.items() if isinstance(v, (int, float))} == {"epoch", "val/acc"}
+        assert result == sent and set(result) == {"epoch", "val/acc", PACKED_KEY}
     tracker.on_trial_complete(0, [trial], trial)
     tracker.on_experiment_end([trial])
     run = client.search_runs([exp], "tags.trial_id = 't1'")[0]
