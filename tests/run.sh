@@ -20,4 +20,4 @@ fi
 if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -q; then
     $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
 fi
-exec "$PYTHON" -m pytest -q "$@"
+exec "$PYTHON" -m pytest -q --durations=20 "$@"

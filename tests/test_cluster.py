@@ -24,7 +24,7 @@ from sweeps.storage import STATE_FILE
 from sweeps.testing.mlflow_auth import as_user
 from sweeps.testing.postgres import allow_connections, refuse_connections
 from sweeps.testing.ray_cluster import wait_job
-from sweeps.testing.runs import metric_steps, restores, result_rows, runs_of
+from sweeps.testing.runs import metric_steps, restores, result_rows, runs_of, saved_trials
 from sweeps.testing.topology import ARTIFACT_BUCKET, CLUSTER_MODEL, TUNE_BUCKET, Topology, run_job, sweep_job
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -100,6 +100,19 @@ def wait_for_epoch(topo: Topology, experiment: str, at_least: int, timeout_s: fl
             return children
         time.sleep(0.5)
     raise TimeoutError(f"no trial of {experiment} reached epoch {at_least} in {timeout_s:.0f}s")
+
+
+def wait_for_saved_checkpoint(topo: Topology, experiment: str, epochs: int, timeout_s: float) -> None:
+    """Poll Tune's experiment state in S3 until it holds a running trial with a checkpoint and epochs still
+    to go: what a resumed driver restores from. MLflow's epochs say nothing of it: the driver uploads its
+    state apart from the trials' results, so a kill soon after epoch N can find no checkpoint saved yet."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(t["status"] == "RUNNING" and t["checkpoint_epoch"] and t["epoch"] < epochs - 1
+               for t in saved_trials(topo.sweep_dir(experiment))):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"no checkpoint of a running {experiment} trial in Tune's saved state in {timeout_s:.0f}s")
 
 
 def report(title: str, **figures) -> None:
@@ -227,7 +240,8 @@ def test_mlflow_down_for_30s_buffers_and_flushes_exactly_once(cluster) -> None:
 def test_driver_killed_then_resumed_on_the_cluster(cluster) -> None:
     name, epochs = "driver_kill", 12
     with sweep_job(cluster, cluster.run_args(fault_spec(cluster, name, epochs))) as (jobs, job_id):
-        wait_for_epoch(cluster, name, 4, timeout_s=240)
+        wait_for_epoch(cluster, name, 1, timeout_s=240)  # the sweep's folder is in S3
+        wait_for_saved_checkpoint(cluster, name, epochs, timeout_s=240)
         driver = jobs.get_job_info(job_id).driver_info
         os.kill(int(driver.pid), signal.SIGKILL)
         assert wait_job(jobs, job_id, timeout_s=60) == "FAILED"
