@@ -8,7 +8,8 @@ Rows, each adding one thing to the row above: the usual pipeline (PIL + DataLoad
 the batches already made (so the difference is the data pipeline); channels_last; fused SGD with the loss
 kept on the device; our Trainer (adds on-device augmentation, per-block gradient norms, the LR schedule);
 bf16 autocast; torch.compile. Rounds interleave the variants; img/s is the median over rounds. Below the
-table, the per-step cost of the Trainer's own extras, timed alone.
+table, the per-step cost of the Trainer's own extras, timed alone; with --ops, where a step's time goes by
+kind of operator (torch.profiler), and the most any change outside the convolutions could gain.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True, help="include the compile row")
     p.add_argument("--device", default="auto", help="auto (cpu, plus cuda where present), cpu or cuda")
+    p.add_argument("--ops", action="store_true",
+                   help="also profile the usual step and ours by kind of operator (convolutions, batch norm, ...)")
     p.add_argument("--quick", action="store_true", help="CI size: ResNet-8, 2 steps, 1 round, no compile")
     p.add_argument("--full", action="store_true", help="longer: 20 steps x 7 rounds")
     known = p.parse_known_args(argv)[0]
@@ -133,6 +136,48 @@ def extras_ms(device: torch.device, depth: int) -> list[list]:
             [device.type, "fused SGD step", best_ms(t.optimizer.step)]]
 
 
+OP_KINDS = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
+            ("optimizer", ("sgd", "foreach", "_fused")),
+            ("elementwise and other", ("",)))
+
+
+def op_kind(name: str) -> str:
+    low = name.lower()
+    return next(kind for kind, keys in OP_KINDS if any(k in low for k in keys))
+
+
+def op_shares(step, n_steps: int) -> tuple[float, dict[str, float]]:
+    """(wall ms per step, {kind: ms per step}) of a step function, from the self time of every operator
+    torch.profiler records on the calling thread (intra-op threads work inside those calls)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step(), step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t = time.perf_counter()
+        for _ in range(n_steps):
+            step()
+        wall = (time.perf_counter() - t) * 1e3 / n_steps
+    kinds = dict.fromkeys((k for k, _ in OP_KINDS), 0.0)
+    for e in prof.key_averages():
+        if e.key.startswith("aten::") or e.key.startswith("mkldnn"):
+            kinds[op_kind(e.key)] += e.self_cpu_time_total / 1e3 / n_steps
+    return wall, kinds
+
+
+def ops_table(device: torch.device, depth: int, n_steps: int) -> list[list]:
+    """Per step: the usual loop (NCHW, SGD, .item()) and ours (channels_last, fused SGD), by kind of operator.
+    The last column bounds what ours could reach if everything but its convolutions cost nothing."""
+    rows = []
+    usual_wall = None
+    for name, cl, fused in (("usual step (NCHW, SGD)", False, False),
+                            ("ours (channels_last, fused SGD)", True, True)):
+        wall, kinds = op_shares(plain_step(depth, device, cl, fused), n_steps)
+        usual_wall = usual_wall or wall
+        rows.append([name, wall, *(kinds[k] for k, _ in OP_KINDS), kinds["convolution"] / wall,
+                     usual_wall / kinds["convolution"]])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     B.print_header(f"Ablation: ResNet-{args.depth} training step, 32x32, batch {R.BATCH}",
@@ -148,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
         extras += extras_ms(device, args.depth)
     B.print_table(["device", "variant", "img/s", "best img/s", "vs row above", "vs usual pipeline"], rows)
     B.print_table(["device", "Trainer extra", "ms per step"], extras)
+    if args.ops:
+        B.print_table(["step", "wall ms", *(f"{k} ms" for k, _ in OP_KINDS), "convolution share",
+                       "ceiling vs usual step"], ops_table(torch.device("cpu"), args.depth, args.steps))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 
 import torch
@@ -11,6 +12,10 @@ from .config import ConfigError
 
 # Capability words as torch.backends.cpu.get_cpu_capability() and torch.cpu._is_*_supported() report them.
 BF16_FEATURES = ("AVX512_BF16", "AMX")
+# oneDNN's ISA names (ONEDNN_MAX_CPU_ISA) with native bf16 convolutions; a cap below them emulates bf16.
+ONEDNN_BF16_ISAS = ("AVX2_VNNI_2", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX",
+                    "AVX512_CORE_AMX_FP16", "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512",
+                    "AVX10_2_512_AMX_2", "ALL", "DEFAULT")
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,19 +41,30 @@ def cpu_features() -> tuple[str, ...]:
     return tuple(found)
 
 
+def onednn_isa_cap() -> str:
+    """The ISA oneDNN is held to by ONEDNN_MAX_CPU_ISA (or its old name DNNL_MAX_CPU_ISA), '' when not held."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or ""
+    return cap.strip().upper()
+
+
 def cpu_capability() -> str:
-    """One word list for tags and headers, e.g. 'AVX2' or 'AVX512 AVX512_BF16 AMX'."""
-    return " ".join(cpu_features())
+    """One word list for tags and headers, e.g. 'AVX2' or 'AVX512 AVX512_BF16 AMX'; a oneDNN ISA cap is named
+    ('AVX2 AVX512_BF16 ONEDNN_MAX_CPU_ISA=AVX2'), since it decides what the convolutions run."""
+    cap = onednn_isa_cap()
+    return " ".join(cpu_features()) + (f" ONEDNN_MAX_CPU_ISA={cap}" if cap else "")
 
 
-def has_native_bf16(features: tuple[str, ...], mkldnn_bf16: bool) -> bool:
-    """Native bf16 on the CPU: AVX-512 BF16 or AMX, or oneDNN saying it runs bf16 natively."""
+def has_native_bf16(features: tuple[str, ...], mkldnn_bf16: bool, isa_cap: str = "") -> bool:
+    """Native bf16 on the CPU: AVX-512 BF16 or AMX, or oneDNN saying it runs bf16 natively; unless oneDNN is
+    held to an ISA without bf16 (then it emulates bf16, whatever the CPU has)."""
+    if isa_cap and isa_cap not in ONEDNN_BF16_ISAS:
+        return False
     return mkldnn_bf16 or any(f in features for f in BF16_FEATURES)
 
 
 def cpu_bf16_native() -> bool:
     """Does this CPU run bf16 natively? (Without it, oneDNN emulates bf16 at about a tenth of fp32's speed.)"""
-    return has_native_bf16(cpu_features(), bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+    return has_native_bf16(cpu_features(), bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()), onednn_isa_cap())
 
 
 def cuda_bf16_native(device: torch.device) -> bool:

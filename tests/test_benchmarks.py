@@ -105,12 +105,19 @@ def test_trainer_throughput_quick_with_compile() -> None:
 
 @pytest.mark.slow
 def test_trainer_ablation_quick() -> None:
-    out = run_quick("trainer_ablation.py")
+    out = run_quick("trainer_ablation.py", "--ops")
     rows = benchlib.parse_table(out, "variant", "vs row above")
     assert rows[0]["variant"].startswith("the usual pipeline") and len(rows) == 5 + NATIVE_BF16
     assert_positive(rows, "img/s", "best img/s", "vs row above", "vs usual pipeline")
     extras = benchlib.parse_table(out, "Trainer extra", "ms per step")
     assert_positive(extras, "ms per step")
+    ops = benchlib.parse_table(out, "step", "convolution share")
+    assert [r["step"].split(" (")[0] for r in ops] == ["usual step", "ours"]
+    assert_positive(ops, "wall ms", "convolution ms", "batch norm ms", "ceiling vs usual step")
+    for r in ops:  # the operators' own times fit in the step's wall time
+        kinds = sum(benchlib.number(r[k]) for k in r if k.endswith(" ms") and k != "wall ms")
+        assert kinds <= benchlib.number(r["wall ms"]) * 1.05
+        assert 0 < benchlib.number(r["convolution share"]) < 1
 
 
 @pytest.mark.slow

@@ -44,6 +44,23 @@ def test_native_bf16_from_features(features: tuple, mkldnn: bool, native: bool) 
     assert hardware.has_native_bf16(features, mkldnn) is native
 
 
+@pytest.mark.parametrize("cap, native", [("", True), ("AVX2", False), ("avx512_core", False),
+                                         ("AVX512_CORE_BF16", True), ("AVX512_CORE_AMX", True), ("ALL", True)])
+def test_onednn_isa_cap_below_bf16_means_emulated(cap: str, native: bool) -> None:
+    assert hardware.has_native_bf16(("AVX512", "AVX512_BF16", "AMX"), True, cap.upper()) is native
+
+
+def test_onednn_isa_cap_is_read_and_named(monkeypatch) -> None:
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert hardware.onednn_isa_cap() == "AVX2"
+    assert hardware.cpu_capability().endswith(" ONEDNN_MAX_CPU_ISA=AVX2")
+    assert hardware.cpu_bf16_native() is False  # auto gives fp32, an explicit bf16 is refused
+    assert hardware.precision_for("auto", torch.device("cpu")) == "fp32"
+    with pytest.raises(ConfigError, match="ONEDNN_MAX_CPU_ISA=AVX2"):
+        hardware.precision_for("bf16", torch.device("cpu"))
+
+
 def test_cpu_detection_names_model_and_torch_capability() -> None:
     assert hardware.cpu_model().strip()
     assert hardware.cpu_capability().split()[0] == torch.backends.cpu.get_cpu_capability()
