@@ -24,7 +24,7 @@ from sweeps.storage import STATE_FILE
 from sweeps.testing.mlflow_auth import as_user
 from sweeps.testing.postgres import allow_connections, refuse_connections
 from sweeps.testing.ray_cluster import wait_job
-from sweeps.testing.runs import metric_steps, restores, result_rows, runs_of, saved_trials
+from sweeps.testing.runs import checkpointed_mid_way, metric_steps, restores, result_rows, runs_of
 from sweeps.testing.topology import ARTIFACT_BUCKET, CLUSTER_MODEL, TUNE_BUCKET, Topology, run_job, sweep_job
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -108,8 +108,7 @@ def wait_for_saved_checkpoint(topo: Topology, experiment: str, epochs: int, time
     state apart from the trials' results, so a kill soon after epoch N can find no checkpoint saved yet."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any(t["status"] == "RUNNING" and t["checkpoint_epoch"] and t["epoch"] < epochs - 1
-               for t in saved_trials(topo.sweep_dir(experiment))):
+        if checkpointed_mid_way(topo.sweep_dir(experiment), epochs):
             return
         time.sleep(0.5)
     raise TimeoutError(f"no checkpoint of a running {experiment} trial in Tune's saved state in {timeout_s:.0f}s")

@@ -19,7 +19,7 @@ from dashboards.confirmed import PICK_RULES, confirm_verdict
 from dashboards.load import load_sweep
 from sweeps.runner import STATE_FILE
 from sweeps.testing.procs import group_alive, wait_until
-from sweeps.testing.runs import restores, runs_of, saved_trials
+from sweeps.testing.runs import checkpointed_mid_way, restores, runs_of, saved_trials
 
 pytestmark = pytest.mark.slow
 SEEDS = 2
@@ -97,8 +97,7 @@ def test_verdict_numbers_equal_scipy_on_the_same_runs(confirmed) -> None:
 def _checkpointed_mid_way(results: Path) -> bool:
     """Whether Tune's saved confirm state holds a running trial with a checkpoint and epochs still to go."""
     confirm = [p / "confirm" for p in results.glob("killconfirm_*")] if results.is_dir() else []
-    return any(t["status"] == "RUNNING" and t["checkpoint_epoch"] and t["epoch"] < EPOCHS - 1
-               for folder in confirm for t in saved_trials(str(folder)))
+    return any(checkpointed_mid_way(str(folder), EPOCHS) for folder in confirm)
 
 
 def _search_trained(results: Path) -> bool:

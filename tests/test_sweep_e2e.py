@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from resnet_core import hardware
 from sweeps.testing.procs import group_alive, wait_until
 from sweeps.results import KEPT_PACKED, PACKED_KEY, TAG_KEYS, tracked_metrics
-from sweeps.testing.runs import metric_steps, restores, result_rows, runs_of
+from sweeps.testing.runs import checkpointed_mid_way, metric_steps, restores, result_rows, runs_of
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "sweeps.cli"]
@@ -199,7 +199,11 @@ def test_kill_driver_then_resume_keeps_exactly_one_run_per_trial(server, tmp_pat
     driver = subprocess.Popen([*CLI, "run", spec, "--tracking-uri", server.url, "--no-report"], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_until(lambda: _epochs_reached(server.url, "killme", 5), 180, "no trial of killme reached 5 epochs")
+        # Kill once Tune's saved state (what a resume restores from) holds a checkpoint mid-way, and MLflow
+        # has the runs: an MLflow epoch alone says nothing of whether the state was saved since.
+        wait_until(lambda: _epochs_reached(server.url, "killme", 3) and any(
+            checkpointed_mid_way(str(p), 10) for p in (tmp_path / "ray_results").glob("killme_*")), 180,
+            "no checkpoint of a running killme trial in Tune's saved state")
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
         driver.wait()

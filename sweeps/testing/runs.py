@@ -47,6 +47,13 @@ def restores(sweep_dir: str) -> dict:
     return out
 
 
+def checkpointed_mid_way(experiment_dir: str, epochs: int) -> bool:
+    """Whether Tune's saved state in experiment_dir holds a running trial with a checkpoint and epochs still
+    to go: a driver killed now resumes it from that checkpoint, not from epoch 0."""
+    return any(t["status"] == "RUNNING" and t["checkpoint_epoch"] and t["epoch"] < epochs - 1
+               for t in saved_trials(experiment_dir))
+
+
 def saved_trials(experiment_dir: str) -> list[dict]:
     """Each trial in Tune's newest saved experiment state: status, last epoch, epoch of its latest checkpoint.
 
