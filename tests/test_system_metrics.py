@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psutil
 import torch
 
 from sweeps.system_metrics import SystemSampler, gpu_share
@@ -9,7 +10,11 @@ from sweeps.system_metrics import SystemSampler, gpu_share
 
 def test_cpu_sample_has_mlflows_names_and_real_readings() -> None:
     sampler = SystemSampler(torch.device("cpu"))
-    sum(i * i for i in range(200_000))  # some work for the process clock to see
+    # Work until the process clock has moved: it counts in 10 ms ticks, so a fixed small loop may read 0.
+    proc = psutil.Process()
+    start = sum(proc.cpu_times()[:2])
+    while sum(proc.cpu_times()[:2]) - start < 0.05:
+        sum(i * i for i in range(100_000))
     sample = sampler.sample()
     assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes",
             "system/system_memory_usage_percentage", "system/process_cpu_percentage",
