@@ -137,7 +137,7 @@ def extras_ms(device: torch.device, depth: int) -> list[list]:
 
 
 OP_KINDS = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
-            ("optimizer", ("sgd", "foreach", "_fused")),
+            ("optimizer", ("sgd", "foreach")),
             ("elementwise and other", ("",)))
 
 
@@ -159,7 +159,7 @@ def op_shares(step, n_steps: int) -> tuple[float, dict[str, float]]:
         wall = (time.perf_counter() - t) * 1e3 / n_steps
     kinds = dict.fromkeys((k for k, _ in OP_KINDS), 0.0)
     for e in prof.key_averages():
-        if e.key.startswith("aten::") or e.key.startswith("mkldnn"):
+        if e.key.startswith("aten::"):
             kinds[op_kind(e.key)] += e.self_cpu_time_total / 1e3 / n_steps
     return wall, kinds
 
@@ -167,15 +167,10 @@ def op_shares(step, n_steps: int) -> tuple[float, dict[str, float]]:
 def ops_table(device: torch.device, depth: int, n_steps: int) -> list[list]:
     """Per step: the usual loop (NCHW, SGD, .item()) and ours (channels_last, fused SGD), by kind of operator.
     The last column bounds what ours could reach if everything but its convolutions cost nothing."""
-    rows = []
-    usual_wall = None
-    for name, cl, fused in (("usual step (NCHW, SGD)", False, False),
-                            ("ours (channels_last, fused SGD)", True, True)):
-        wall, kinds = op_shares(plain_step(depth, device, cl, fused), n_steps)
-        usual_wall = usual_wall or wall
-        rows.append([name, wall, *(kinds[k] for k, _ in OP_KINDS), kinds["convolution"] / wall,
-                     usual_wall / kinds["convolution"]])
-    return rows
+    usual = op_shares(plain_step(depth, device, False, False), n_steps)
+    ours = op_shares(plain_step(depth, device, True, True), n_steps)
+    return [[name, wall, *kinds.values(), kinds["convolution"] / wall, usual[0] / kinds["convolution"]]
+            for name, (wall, kinds) in (("usual step (NCHW, SGD)", usual), ("ours (channels_last, fused SGD)", ours))]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -108,7 +108,7 @@ def wait_for_saved_checkpoint(topo: Topology, experiment: str, epochs: int, time
     state apart from the trials' results, so a kill soon after epoch N can find no checkpoint saved yet."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if checkpointed_mid_way(topo.sweep_dir(experiment), epochs):
+        if checkpointed_mid_way(topo.sweep_dir(experiment, state_only=True), epochs):
             return
         time.sleep(0.5)
     raise TimeoutError(f"no checkpoint of a running {experiment} trial in Tune's saved state in {timeout_s:.0f}s")

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -58,12 +58,12 @@ class S3Server:
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
-    def download(self, bucket: str, prefix: str, dest: str, suffixes: tuple[str, ...] = ()) -> str:
-        """Copy the objects under bucket/prefix whose names end in one of suffixes (all if none) into dest,
-        keeping their paths below prefix; returns dest."""
+    def download(self, bucket: str, prefix: str, dest: str, keep: Callable[[str], bool] = lambda key: True) -> str:
+        """Copy the objects under bucket/prefix whose keys pass keep into dest, keeping their paths below
+        prefix; returns dest."""
         client = self.client()
         for key in self.keys(bucket, prefix):
-            if suffixes and not key.endswith(suffixes):
+            if not keep(key):
                 continue
             target = os.path.join(dest, os.path.relpath(key, prefix))
             os.makedirs(os.path.dirname(target), exist_ok=True)

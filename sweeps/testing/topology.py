@@ -49,13 +49,18 @@ class Topology:
         assert found, f"no sweep {name} under {self.storage}"
         return f"s3://{TUNE_BUCKET}/{found[-1]}"
 
-    def sweep_dir(self, name: str) -> str:
+    def sweep_dir(self, name: str, state_only: bool = False) -> str:
         """A fresh local copy of the newest sweep's results and Tune state (result.json, experiment_state-*,
-        the sweep's state file) from S3, for the checks that read them; checkpoints stay in S3."""
+        the sweep's state file) from S3, for the checks that read them; checkpoints stay in S3. state_only:
+        Tune's experiment state alone, into one folder reused by every call (for polling it)."""
         prefix = self.sweep_uri(name)[len(f"s3://{TUNE_BUCKET}/"):]
+        if state_only:
+            dest = os.path.join(self.root, "s3-copies", "state", prefix.rsplit("/", 1)[1])
+            return self.s3.download(TUNE_BUCKET, prefix, dest,
+                                    lambda key: key.rsplit("/", 1)[1].startswith("experiment_state-"))
         self.copies += 1
         dest = os.path.join(self.root, "s3-copies", f"{self.copies}", prefix.rsplit("/", 1)[1])
-        return self.s3.download(TUNE_BUCKET, prefix, dest, suffixes=(".json",))
+        return self.s3.download(TUNE_BUCKET, prefix, dest, lambda key: key.endswith(".json"))
 
 
 @contextmanager
