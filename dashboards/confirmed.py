@@ -23,6 +23,7 @@ PICK_RULES = {
     "pruned": "best pruned search trial of the arm (none completed)",
     "overall": "no usable search trial of the arm: the overall best trial's nuisance values",
     "default": "no usable search trial at all: the search space's middle values",
+    "untuned": "not tuned: every search trial of the arm errored or diverged; the search space's middle values",
 }
 VERDICT_COLUMNS = {"depth": "Depth", "measure": "Measure", "plain": "Plain (%)", "residual": "Residual (%)",
                    "difference": "Residual − plain (pp, 95% CI)", "p": "p (Welch)", "p_holm": "p (Holm)",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from .spec import Dimension, SweepSpec
 
+UNTUNED = "untuned"  # the pick rule of an arm with no usable search trial (dashboards.confirmed.PICK_RULES)
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -53,7 +55,7 @@ def _best(trials: list[Trial], mode: str) -> tuple[dict, str] | None:
     return dict(key), ",".join(sorted(t.trial_id for t in groups[key]))
 
 
-def _middle(dim: Dimension):
+def middle(dim: Dimension):
     """A range's middle (geometric for loguniform), or a choice's first value."""
     if dim.kind == "loguniform":
         return math.sqrt(dim.values[0] * dim.values[1])
@@ -62,28 +64,25 @@ def _middle(dim: Dimension):
     return dim.values[0]
 
 
-def _overall(spec: SweepSpec, trials: list[Trial]) -> tuple[dict, str, str]:
-    """Nuisance values of the overall best trial (completed first, then pruned), else the space's middle."""
-    for outcome in ("completed", "pruned"):
-        best = _best([t for t in trials if t.outcome == outcome], spec.mode)
-        if best is not None:
-            return best[0], "overall", best[1]
-    return {name: _middle(dim) for name, dim in spec.search_space.items()}, "default", ""
+def arm_of(spec: SweepSpec, params: dict) -> dict:
+    """The confirm arm (factor -> value) a trial's params belong to."""
+    return {f: params.get(f) for f in spec.confirm.factors}
 
 
 def pick_arms(spec: SweepSpec, trials: list[Trial]) -> list[Pick]:
-    """Every arm's configuration: its best completed, else best pruned, else the overall best nuisance values."""
+    """Every arm's configuration from its own search trials only: its best completed, else its best pruned;
+    an arm whose every trial errored or diverged (or that has none) is not tuned: the space's middle values."""
     picks = []
     for arm in arms(spec):
-        mine = [t for t in trials if all(t.params.get(f) == v for f, v in arm.items())]
+        mine = [t for t in trials if arm_of(spec, t.params) == arm]
         for rule in ("completed", "pruned"):
             best = _best([t for t in mine if t.outcome == rule], spec.mode)
             if best is not None:
                 picks.append(Pick(arm, {**best[0], **arm}, rule, best[1]))
                 break
         else:
-            params, rule, source = _overall(spec, trials)
-            picks.append(Pick(arm, {**params, **arm}, rule, source))
+            params = {name: middle(dim) for name, dim in spec.nuisance.items()}
+            picks.append(Pick(arm, {**params, **arm}, UNTUNED, ""))
     return picks
 
 
@@ -96,3 +95,21 @@ def confirm_seeds(spec: SweepSpec, trials: list[Trial]) -> list[int]:
 def grid_entries(picks: list[Pick]) -> list[dict]:
     """One Tune grid value per arm: its config fields plus the pick's rule and source (tagged on the runs)."""
     return [{**p.params, "pick_rule": p.rule, "pick_source": p.source} for p in picks]
+
+
+def search_slots(n_arms: int, per_arm: int, seeds: int) -> list[tuple[int, int, int]]:
+    """The blocked search's trial order, as (arm, configuration, seed) indices: round k of every arm, each
+    configuration with all its seeds, before round k + 1, so all arms are searched side by side."""
+    return [(a, k, s) for k in range(per_arm) for a in range(n_arms) for s in range(seeds)]
+
+
+def nuisance_points(spec: SweepSpec) -> list[dict]:
+    """A grid search's configurations per arm: the nuisance grid in the spec's order, its first per_arm points."""
+    names = list(spec.nuisance)
+    combos = itertools.product(*(spec.nuisance[n].values for n in names))
+    return [dict(zip(names, c)) for c in combos][:spec.per_arm]
+
+
+def arm_label(arm: dict) -> str:
+    """An arm's short name, e.g. depth=56,residual=False: its Optuna study's suffix and its scheduler's key."""
+    return ",".join(f"{k}={v}" for k, v in arm.items())

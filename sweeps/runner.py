@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 
 from mlflow import MlflowClient
 
 from .provenance import provenance_tags
-from .spec import SpecError, SweepSpec, parse_spec
-from .storage import STATE_FILE, check_storage_path, filesystem, storage_root
-from .urls import optuna_storage_from, redact, tracking_uri_from
+from .spec import SpecError, SweepSpec
+from .state import Sweep, read_state, write_state  # noqa: F401  (read_state: the commands' import)
+from .storage import STATE_FILE, check_storage_path, storage_root
+from .tuners import make_tracker, tuner_for  # noqa: F401  (re-exported: benchmarks build sweeps by hand)
+from .urls import optuna_storage_from, tracking_uri_from
 
 # The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
 # kind, so a UI that lands by kind opens the training runs rather than an empty GenAI overview (issue 15).
@@ -20,20 +21,6 @@ EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_deve
 # MLflow 3.17's UI ignores that tag when it opens an experiment: the page follows the browser's GenAI / Model
 # training switch (localStorage, GenAI when unset) unless the link names the view, so our links name it.
 TRAINING_VIEW = "workflowType=machine_learning"
-
-
-@dataclass
-class Sweep:
-    """Where a sweep lives: its Tune folder, MLflow server, experiment and parent run."""
-    spec: SweepSpec
-    path: str
-    tracking_uri: str
-    experiment_id: str
-    parent_run_id: str
-    optuna_storage: str | None = None  # the study's URL; in memory only (the state file gets it masked)
-    stage: str = "search"              # the stage running now: search, then confirm (when the spec has one)
-    plan: dict | None = None           # the confirm stage's arms and seeds, fixed once the search ends
-    verbose: bool = True               # Tune's own output; the command line's default is our console; never saved
 
 
 def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
@@ -116,102 +103,6 @@ def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[st
         raise SpecError(f"tracking: MLflow at {tracking_uri} could not store the sweep's spec ({first}); "
                         f"check the server's artifact store") from None
     return experiment_id, run.info.run_id
-
-
-def write_state(sweep: Sweep) -> None:
-    """The sweep's own state beside Tune's: the spec, the MLflow server, experiment and parent run."""
-    fs, folder = filesystem(sweep.path)
-    fs.create_dir(folder, recursive=True)
-    state = {"spec": sweep.spec.source, "tracking_uri": sweep.tracking_uri,
-             "experiment_id": sweep.experiment_id, "parent_run_id": sweep.parent_run_id,
-             "optuna_storage": redact(sweep.optuna_storage) if sweep.optuna_storage else None,
-             "stage": sweep.stage, "plan": sweep.plan}
-    with fs.open_output_stream(f"{folder}/{STATE_FILE}") as fh:  # one small write: all or nothing
-        fh.write(json.dumps(state, indent=1).encode())
-
-
-def read_state(path: str) -> Sweep:
-    import yaml
-
-    fs, folder = filesystem(path)
-    with fs.open_input_stream(f"{folder}/{STATE_FILE}") as fh:
-        state = json.loads(fh.read())
-    spec = parse_spec(yaml.safe_load(state["spec"]), state["spec"])
-    return Sweep(spec, path, state["tracking_uri"], state["experiment_id"], state["parent_run_id"],
-                 state.get("optuna_storage"), state.get("stage", "search"), state.get("plan"))
-
-
-def make_tracker(sweep: Sweep, stage: str = "search"):
-    """The MLflow callback of one stage of a new sweep: child runs nested under its parent run, tagged stage."""
-    from .tracking import MlflowTracker
-
-    spec = sweep.spec
-    return MlflowTracker(sweep.tracking_uri, sweep.experiment_id, sweep.parent_run_id, spec.train,
-                         {"sweep": spec.name, "sweep_role": "trial", "stage": stage, **provenance_tags(),
-                          "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))})
-
-
-def sweep_name(sweep: Sweep) -> str:
-    """The sweep's folder name, e.g. smoke_20260101-120000: Tune's experiment and the Optuna study's name
-    (one study per sweep, so that a shared database, as the cluster's, never mixes two sweeps' trials)."""
-    return sweep.path.rstrip("/").rsplit("/", 1)[1]
-
-
-def console_for(sweep: Sweep, stage: str) -> list:
-    """The stage's console callback (a list of it), or none when verbose: then Tune prints its own output."""
-    if sweep.verbose:
-        return []
-    from .live import sweep_console
-
-    return [sweep_console(sweep.spec, stage)]
-
-
-def set_console(tuner, sweep: Sweep, stage: str) -> None:
-    """A restored Tuner gets this invocation's output settings (Tuner.restore brings back the first run's)."""
-    from .live import replace_console
-
-    replace_console(tuner, console_for(sweep, stage), sweep.verbose)
-
-
-def run_config(sweep: Sweep, folder: str, stage: str, tracker=None):
-    """Tune's RunConfig of one stage: its folder, retries, checkpoints kept, the stage's MLflow tracker and
-    our console (Tune's own output, verbose=1, with --verbose)."""
-    from ray import tune
-    from ray.tune.logger import JsonLoggerCallback
-
-    from .tracking import TrimKeptResults
-
-    return tune.RunConfig(
-        name=folder.rstrip("/").rsplit("/", 1)[1], storage_path=folder.rstrip("/").rsplit("/", 1)[0],
-        failure_config=tune.FailureConfig(max_failures=sweep.spec.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-        # Our JSON logger before the trim: each trial's result.json keeps every metric (Tune adds its own
-        # loggers after ours otherwise, and they would see the trimmed result).
-        callbacks=[tracker or make_tracker(sweep, stage), JsonLoggerCallback(), TrimKeptResults(),
-                   *console_for(sweep, stage)],
-        verbose=1 if sweep.verbose else 0)
-
-
-def tuner_for(sweep: Sweep, restore: bool, tracker=None):
-    """A new Tuner for the spec, or one restored from the sweep's folder (callbacks come back with it)."""
-    from ray import tune
-
-    from . import tuning
-
-    spec = sweep.spec
-    if restore:
-        tuner = tune.Tuner.restore(sweep.path, tuning.tune_trainable(spec), resume_unfinished=True,
-                                   resume_errored=True, param_space=tuning.param_space(spec))
-        set_console(tuner, sweep, "search")
-        return tuner
-    tune_config = tune.TuneConfig(
-        metric=spec.metric, mode=spec.mode, search_alg=tuning.search_alg(spec, sweep.optuna_storage, sweep_name(sweep)),
-        scheduler=tuning.scheduler(spec),
-        num_samples=spec.num_samples if spec.search == "grid" else spec.num_samples * spec.seeds,
-        max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s,
-        reuse_actors=True)  # a new trial reuses a finished trial's process: no second start-up and torch import
-    return tune.Tuner(tuning.tune_trainable(spec), param_space=tuning.param_space(spec),
-                      tune_config=tune_config, run_config=run_config(sweep, sweep.path, "search", tracker))
 
 
 def prepare_run(spec: SweepSpec, address: str | None, tracking_uri: str, storage_path: str | None,

@@ -18,6 +18,7 @@ SEARCHES = ("optuna", "random", "grid")
 SCHEDULERS = ("asha", "none")
 MODES = ("max", "min")
 DISTRIBUTIONS = ("choice", "grid", "uniform", "loguniform")
+PER_ARM = 4  # a sampled confirm sweep's default search configurations per arm
 SPEC_DIR = os.path.join(os.path.dirname(__file__), "specs")
 
 
@@ -52,7 +53,8 @@ class SweepSpec:
     search: str = "optuna"                         # optuna (TPE), random or grid
     storage: str | None = None                     # Optuna storage URL without a password (sqlite:///optuna.db)
     scheduler: Scheduler = field(default_factory=Scheduler)
-    num_samples: int = 8                           # sampled configurations x `seeds` (grid: repeats, default 1)
+    num_samples: int = 8                           # sampled configurations x `seeds` (grid: repeats, default 1); not with confirm
+    per_arm: int = 0                               # confirm sweeps: search configurations each arm gets (x `seeds`), 0 without
     max_concurrent_trials: int = 2                 # trials running at once
     seeds: int = 1                                 # repeats of each configuration with seeds 0..k-1 (error bars)
     seed: int = 0                                  # seeds the search algorithm
@@ -71,7 +73,9 @@ class SweepSpec:
 
     @property
     def total_trials(self) -> int:
-        """Trials Tune will run: a grid's size (x seeds), or num_samples x seeds."""
+        """Search trials Tune will run: per_arm x seeds per arm (confirm), a grid's size (x seeds), or num_samples x seeds."""
+        if self.confirm is not None:
+            return self.arms * self.per_arm * self.seeds
         if self.search == "grid":
             return math.prod(len(d.values) for d in self.search_space.values()) * self.seeds * self.num_samples
         return self.num_samples * self.seeds
@@ -82,6 +86,12 @@ class SweepSpec:
         if self.confirm is None:
             return 0
         return math.prod(len(self.search_space[f].values) for f in self.confirm.factors)
+
+    @property
+    def nuisance(self) -> dict[str, Dimension]:
+        """The searched dimensions that are not confirm factors: what each arm tunes on its own."""
+        factors = self.confirm.factors if self.confirm else ()
+        return {name: dim for name, dim in self.search_space.items() if name not in factors}
 
 
 TOP_KEYS = {f.name for f in dataclasses.fields(SweepSpec)} - {"source"} | {"dataset"}
@@ -153,6 +163,30 @@ def parse_confirm(raw, space: dict[str, Dimension]) -> Confirm | None:
     if len(set(factors)) != len(factors):
         raise _fail("confirm.factors", f"lists a field twice; got {factors!r}")
     return Confirm(seeds, tuple(factors))
+
+
+def nuisance_grid_size(space: dict[str, Dimension], confirm: Confirm) -> int:
+    """Configurations a grid search holds per confirm arm: the product of the nuisance dimensions' values."""
+    return math.prod(len(d.values) for name, d in space.items() if name not in confirm.factors)
+
+
+def parse_budget(data: dict, search: str, space: dict[str, Dimension], confirm: Confirm | None) -> tuple[int, int]:
+    """(num_samples, per_arm): a confirm sweep's search budget is per arm, every other sweep's is num_samples."""
+    if confirm is None:
+        if "per_arm" in data:
+            raise _fail("per_arm", "needs a confirm stage (it is the search budget of each confirm arm); "
+                                   "without confirm use num_samples")
+        return _int("num_samples", data.get("num_samples", 1 if search == "grid" else 8), 1), 0
+    if "num_samples" in data:
+        raise _fail("num_samples", "a confirm sweep tunes every arm on its own with the same budget: give it as "
+                                   "per_arm (search configurations per arm) instead")
+    grid = nuisance_grid_size(space, confirm)
+    per_arm = data.get("per_arm", grid if search == "grid" else PER_ARM)
+    if isinstance(per_arm, bool) or not isinstance(per_arm, int) or per_arm < 1:
+        raise _fail("per_arm", f"must be an integer >= 1 (search configurations per arm); got {per_arm!r}")
+    if search == "grid" and per_arm > grid:
+        raise _fail("per_arm", f"the grid holds {grid} configuration{'s' * (grid != 1)} per arm; got {per_arm}")
+    return 1, per_arm
 
 
 def parse_scheduler(raw) -> Scheduler:
@@ -228,17 +262,18 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
     if storage is not None and has_credentials(storage):  # the spec text is logged and saved: never echo it
         raise _fail("storage", f"holds a password ({redact(storage)}); the spec is logged to MLflow and saved "
                                f"with the sweep, so pass the URL with --optuna-storage or {STORAGE_ENV} instead")
+    confirm = parse_confirm(data.get("confirm"), space)
+    num_samples, per_arm = parse_budget(data, search, space, confirm)
     return SweepSpec(
         name=name, train=train, search_space=space, search=search, storage=storage,
-        scheduler=parse_scheduler(data.get("scheduler", "asha")),
-        num_samples=_int("num_samples", data.get("num_samples", 1 if search == "grid" else 8), 1),
+        scheduler=parse_scheduler(data.get("scheduler", "asha")), num_samples=num_samples, per_arm=per_arm,
         max_concurrent_trials=_int("max_concurrent_trials", data.get("max_concurrent_trials", 2), 1),
         seeds=_int("seeds", data.get("seeds", 1), 1), seed=_int("seed", data.get("seed", 0)),
         resources_per_trial=parse_resources(data.get("resources_per_trial", {"cpu": 1, "gpu": 0})),
         metric=metric, mode=mode, time_budget_s=budget,
         max_failures=_int("max_failures", data.get("max_failures", 2)),
         checkpoint_every=_int("checkpoint_every", data.get("checkpoint_every", 1), 1),
-        confirm=parse_confirm(data.get("confirm"), space), source=source)
+        confirm=confirm, source=source)
 
 
 def resolve_spec_path(name_or_path: str) -> str:

@@ -18,14 +18,8 @@ from dashboards.load import child_runs
 
 from .arms import Trial, confirm_seeds, grid_entries, pick_arms
 from .finalize import config_of
-from .runner import Sweep, run_config, set_console, tuner_for, write_state
-
-CONFIRM_FOLDER = "confirm"
-
-
-def confirm_path(sweep: Sweep) -> str:
-    """The confirm stage's Tune folder, inside the sweep's folder."""
-    return f"{sweep.path.rstrip('/')}/{CONFIRM_FOLDER}"
+from .state import Sweep, write_state
+from .tuners import confirm_tuner, tuner_for
 
 
 def search_trials(sweep: Sweep) -> list[Trial]:
@@ -49,26 +43,6 @@ def plan_confirm(sweep: Sweep) -> dict:
     plan = {"arms": grid_entries(picks), "seeds": confirm_seeds(sweep.spec, trials)}
     MlflowClient(sweep.tracking_uri).log_text(sweep.parent_run_id, json.dumps(plan, indent=1), "confirm_plan.json")
     return plan
-
-
-def confirm_tuner(sweep: Sweep, restore: bool):
-    """The confirm stage's Tuner: a grid of (arm, seed), or the one restored from its folder."""
-    from ray import tune
-
-    from . import tuning
-
-    spec, path = sweep.spec, confirm_path(sweep)
-    space = {"arm": tune.grid_search(sweep.plan["arms"]), "seed": tune.grid_search(sweep.plan["seeds"])}
-    if restore and tune.Tuner.can_restore(path):
-        tuner = tune.Tuner.restore(path, tuning.tune_trainable(spec), resume_unfinished=True, resume_errored=True,
-                                   param_space=space)
-        set_console(tuner, sweep, "confirm")
-        return tuner
-    # No scheduler and no searcher: every confirm trial trains its full epochs, whatever its early numbers.
-    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=1,
-                                  max_concurrent_trials=spec.max_concurrent_trials, reuse_actors=True)
-    return tune.Tuner(tuning.tune_trainable(spec), param_space=space, tune_config=tune_config,
-                      run_config=run_config(sweep, path, "confirm"))
 
 
 def fit_noting_interrupt(tuner) -> tuple[object, bool]:

@@ -52,7 +52,8 @@ def trainable(config: dict, spec: SweepSpec) -> None:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
-def _dimension(dim):
+def tune_domain(dim):
+    """One spec dimension as Tune's search domain."""
     if dim.kind in ("choice", "grid"):
         return tune.grid_search(list(dim.values)) if dim.kind == "grid" else tune.choice(list(dim.values))
     low, high = dim.values
@@ -60,25 +61,34 @@ def _dimension(dim):
 
 
 def param_space(spec: SweepSpec) -> dict:
-    """Tune's search space; a grid crosses every value (choices too) with every seed."""
+    """Tune's search space; a grid crosses every value (choices too) with every seed; a confirm sweep's
+    searcher hands Tune whole configurations (sweeps.blocked), so its space is empty."""
+    if spec.confirm is not None:
+        return {}
     if spec.search == "grid":
         space = {name: tune.grid_search(list(dim.values)) for name, dim in spec.search_space.items()}
         space["seed"] = tune.grid_search(list(range(spec.seeds)))
         return space
-    return {name: _dimension(dim) for name, dim in spec.search_space.items()}
+    return {name: tune_domain(dim) for name, dim in spec.search_space.items()}
 
 
 def search_alg(spec: SweepSpec, storage_url: str | None = None, study_name: str | None = None):
     """Seeded Optuna TPE (or Optuna's random sampler), repeated over `seeds`; None for a grid.
     storage_url: the study's database (from --optuna-storage, OPTUNA_STORAGE or the spec), else in memory;
-    study_name: its name there (default the spec's name)."""
+    study_name: its name there (default the spec's name). A confirm sweep searches every arm on its own
+    (sweeps.blocked.ArmSearcher: one study per arm, named study_name/ARM), grids included."""
+    from .study_storage import open_storage
+
+    if spec.confirm is not None:
+        from .blocked import ArmSearcher
+
+        storage = open_storage(storage_url) if storage_url and spec.search != "grid" else None
+        return ArmSearcher(spec, storage, study_name or spec.name)
     if spec.search == "grid":
         return None
     import optuna
     from ray.tune.search import Repeater
     from ray.tune.search.optuna import OptunaSearch
-
-    from .study_storage import open_storage
 
     sampler = (optuna.samplers.TPESampler(seed=spec.seed) if spec.search == "optuna"
                else optuna.samplers.RandomSampler(seed=spec.seed))
@@ -91,14 +101,18 @@ def search_alg(spec: SweepSpec, storage_url: str | None = None, study_name: str 
 
 
 def scheduler(spec: SweepSpec):
-    """ASHA on epochs (our own counter survives restores), or none."""
+    """ASHA on epochs (our own counter survives restores), with rungs per arm in a confirm sweep; or none."""
     if spec.scheduler.kind == "none":
         return None
     from ray.tune.schedulers import ASHAScheduler
 
-    return ASHAScheduler(time_attr="epoch", max_t=spec.epochs,
-                         grace_period=min(spec.scheduler.grace_period, spec.epochs),
-                         reduction_factor=spec.scheduler.reduction_factor)
+    asha = {"time_attr": "epoch", "max_t": spec.epochs, "grace_period": min(spec.scheduler.grace_period, spec.epochs),
+            "reduction_factor": spec.scheduler.reduction_factor}
+    if spec.confirm is not None:
+        from .blocked import PerArmASHA
+
+        return PerArmASHA(spec.confirm.factors, **asha)
+    return ASHAScheduler(**asha)
 
 
 def resources(spec: SweepSpec) -> dict:

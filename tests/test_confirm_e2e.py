@@ -44,7 +44,7 @@ def confirmed(server, tmp_path_factory):
                       train={"epochs": 2, "batch_size": 64, "width": 0.5},
                       search_space={"depth": {"choice": [8, 14]}, "residual": {"choice": [True, False]},
                                     "lr": {"loguniform": [0.02, 0.2]}},
-                      search="optuna", scheduler="none", num_samples=3, max_concurrent_trials=2, checkpoint_every=1,
+                      search="optuna", scheduler="none", per_arm=1, max_concurrent_trials=2, checkpoint_every=1,
                       confirm={"seeds": SEEDS, "factors": ["depth", "residual"]})
     done = subprocess.run([*CLI, "run", spec, "--tracking-uri", server.url], cwd=folder,
                           capture_output=True, text=True, timeout=600)
@@ -56,7 +56,9 @@ def test_both_stages_land_under_one_parent_with_fresh_seeds(confirmed) -> None:
     uri, folder, stdout = confirmed
     parents, children = runs_of(uri, "csmoke")
     search, confirm = _stage(children, "search"), _stage(children, "confirm")
-    assert len(parents) == 1 and len(search) == 3 and len(confirm) == 4 * SEEDS == len(children) - 3
+    assert len(parents) == 1 and len(search) == 4 and len(confirm) == 4 * SEEDS == len(children) - 4
+    assert Counter((r.data.params["depth"], r.data.params["residual"]) for r in search) == {
+        (d, r): 1 for d in ("8", "14") for r in ("True", "False")}  # every arm searched once
     arms = Counter((r.data.params["depth"], r.data.params["residual"]) for r in confirm)
     assert arms == {(d, r): SEEDS for d in ("8", "14") for r in ("True", "False")}  # every arm, exactly K runs
     search_seeds = {r.data.params["seed"] for r in search}
@@ -67,7 +69,7 @@ def test_both_stages_land_under_one_parent_with_fresh_seeds(confirmed) -> None:
         assert run.info.status == "FINISHED" and run.data.tags["outcome"] == "completed"
         assert run.data.tags["pick_rule"] in PICK_RULES and epochs_logged(uri, run) == [1, 2]
     metrics, tags = parents[0].data.metrics, parents[0].data.tags
-    assert metrics["stage/search/trials"] == 3 and metrics["stage/confirm/trials"] == 4 * SEEDS
+    assert metrics["stage/search/trials"] == 4 and metrics["stage/confirm/trials"] == 4 * SEEDS
     assert tags["stage.search.end"] <= tags["stage.confirm.start"]
     sweep_dir = next(p for p in (folder / "ray_results").iterdir() if p.name.startswith("csmoke_"))
     assert json.loads((sweep_dir / STATE_FILE).read_text())["stage"] == "confirm"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
-from sweeps.spec import SPEC_DIR, load_spec, parse_spec
+from sweeps.spec import SPEC_DIR, SpecError, load_spec, parse_spec
 
 GOOD = {
     "name": "ok", "dataset": "synthetic", "train": {"epochs": 2},
@@ -107,7 +107,7 @@ def test_shipped_specs_say_what_the_issue_asks() -> None:
     assert deg.train["dataset"] == "digits" and deg.search == "optuna" and deg.scheduler.kind == "asha"
     assert set(deg.search_space["depth"].values) == {20, 56, 110}
     assert deg.confirm.seeds >= 3 and deg.confirm.factors == ("depth", "residual") and deg.arms == 6
-    assert deg.search_space["lr"] == deg.search_space["lr"].__class__("loguniform", (0.01, 0.5))
+    assert deg.search_space["lr"].kind == "loguniform" and deg.per_arm >= 3 and deg.total_trials == 6 * deg.per_arm
     assert paper.train["epochs"] == 164 and paper.train["milestones"] == [0.5, 0.75]
     assert paper.total_trials == 5 * 2 * paper.seeds
 
@@ -117,6 +117,43 @@ def test_confirm_parses_into_the_frozen_spec() -> None:
     spec = parse_spec(_with(search_space=space, confirm={"seeds": 4, "factors": ["depth", "residual"]}))
     assert spec.confirm.seeds == 4 and spec.confirm.factors == ("depth", "residual") and spec.arms == 4
     assert parse_spec(_with()).confirm is None and parse_spec(_with()).arms == 0
+
+
+CONFIRMED = {"search_space": {"depth": {"choice": [8, 14]}, "residual": {"choice": [True, False]},
+                              "lr": {"loguniform": [0.01, 0.5]}}, "confirm": {"seeds": 3, "factors": ["depth", "residual"]}}
+GRID_CONFIRMED = {"search": "grid", "search_space": {"residual": {"grid": [True, False]}, "lr": {"grid": [0.05, 0.1]}},
+                  "confirm": {"factors": ["residual"]}}
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({**CONFIRMED, "per_arm": 0}, "per_arm: must be an integer >= 1 (search configurations per arm); got 0"),
+    ({**CONFIRMED, "per_arm": -2}, "per_arm: must be an integer >= 1"),
+    ({**CONFIRMED, "per_arm": "four"}, "per_arm: must be an integer >= 1"),
+    ({**GRID_CONFIRMED, "per_arm": 3}, "per_arm: the grid holds 2 configurations per arm; got 3"),
+    ({**CONFIRMED, "num_samples": 10}, "num_samples: a confirm sweep tunes every arm on its own with the same budget"),
+    ({"per_arm": 3}, "per_arm: needs a confirm stage"),
+])
+def test_a_bad_per_arm_budget_fails_in_one_line(changes: dict, message: str) -> None:
+    with pytest.raises(SpecError) as err:
+        parse_spec(_with(**changes))
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_a_bad_per_arm_budget_exits_2_before_ray(tmp_path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_with(**CONFIRMED, per_arm=0)))
+    done = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", str(path)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "per_arm: must be an integer >= 1" in lines[0]
+    assert not (tmp_path / "ray_results").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_confirm_sweep_budget_is_per_arm() -> None:
+    spec = parse_spec(_with(**CONFIRMED, per_arm=3, seeds=2))
+    assert spec.per_arm == 3 and spec.total_trials == 4 * 3 * 2 and list(spec.nuisance) == ["lr"]
+    assert parse_spec(_with(**CONFIRMED)).per_arm == 4  # the default for a sampled search
+    assert parse_spec(_with(**GRID_CONFIRMED)).per_arm == 2  # a grid: its whole nuisance grid
 
 
 def test_grid_size_counts_seeds() -> None:
