@@ -52,6 +52,7 @@ def main() -> None:
     torch.set_num_threads(max(1, int(spec.resources_per_trial["cpu"])))
     print_header(f"training cost of spec {spec.name}", cpu=cpu_model(),
                  cpu_capability=torch.backends.cpu.get_cpu_capability())
+    search_trials = spec.total_trials  # before any stand-in confirm stage: that would change the search budget
     if spec.confirm is None:  # a spec without a confirm stage: cost it as if it confirmed depth x residual
         spec = dataclasses.replace(spec, confirm=Confirm(2, ("depth", "residual")))
     names, rows, costs = list(spec.confirm.factors), [], []
@@ -62,11 +63,11 @@ def main() -> None:
     print_table([*names, "cpu_s_per_epoch"], rows)
     seeds = spec.confirm.seeds
     confirm = seeds * spec.epochs * sum(costs)
-    search_max = spec.total_trials * spec.epochs * sum(costs) / len(costs)  # no ASHA pruning: an upper bound
+    search_max = search_trials * spec.epochs * sum(costs) / len(costs)  # no ASHA pruning: an upper bound
     slots = spec.max_concurrent_trials
     print_table(["stage", "trials", "cpu_s", f"wall_s_on_{slots}_free_cores"],
                 [["confirm", seeds * len(costs), confirm, confirm / slots],
-                 ["search (upper bound, no pruning)", spec.total_trials, search_max, search_max / slots]])
+                 ["search (upper bound, no pruning)", search_trials, search_max, search_max / slots]])
     print(f"load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 

@@ -7,11 +7,15 @@ search's winner's curse; the search runs stay in the report as the long per-init
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from dashboards.budget import budget_curves, tuning_note
 from dashboards.stats import add_error_columns, column_or_nan, finite
+from resnet_core.config import FIELDS
 
 # (column, what a reader calls it, whether higher is better); columns are percent of the fractions logged.
 MEASURES = (("train_err_pct", "training error", False), ("val_acc_pct", "validation accuracy", True),
@@ -70,15 +74,29 @@ def compare(plain: np.ndarray, residual: np.ndarray) -> dict[str, float]:
     if len(plain) and len(residual):
         out |= {"plain": plain.mean(), "residual": residual.mean(), "diff": residual.mean() - plain.mean()}
     if len(plain) >= 2 and len(residual) >= 2 and (plain.var() > 0 or residual.var() > 0):
-        test = scipy_stats.ttest_ind(residual, plain, equal_var=False)
+        with warnings.catch_warnings():  # an arm stuck at chance gives near-identical seeds: a fine Welch test
+            warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+            test = scipy_stats.ttest_ind(residual, plain, equal_var=False)
         ci = test.confidence_interval(0.95)
         out |= {"lo": float(ci.low), "hi": float(ci.high), "p": float(test.pvalue)}
     return {k: float(v) for k, v in out.items()}
 
 
+UNTUNED_RULES = ("untuned", "default")  # picks made without any usable search trial of the arm
+
+
+def untuned_arms(trials: pd.DataFrame) -> set[tuple]:
+    """(depth, residual) of the arms confirmed without tuning: every search trial of theirs errored or diverged."""
+    if "stage" not in trials or "pick_rule" not in trials or not len(trials):
+        return set()
+    rows = trials[(trials["stage"] == "confirm") & trials["pick_rule"].isin(UNTUNED_RULES)]
+    return {(d, bool(r)) for d, r in zip(rows["depth"], rows["residual"])}
+
+
 def confirm_verdict(trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per (measure, depth): seeds per arm, means, difference with 95% CI, Welch p, Holm p, Hedges' g."""
-    rows = confirm_rows(trials)
+    """One row per (measure, depth): seeds per arm, means, difference with 95% CI, Welch p, Holm p, Hedges' g,
+    and whether each arm went untuned."""
+    rows, untuned = confirm_rows(trials), untuned_arms(trials)
     out = []
     for col, name, _ in MEASURES:
         block = []
@@ -86,12 +104,13 @@ def confirm_verdict(trials: pd.DataFrame) -> pd.DataFrame:
             at = rows[rows["depth"] == depth]
             plain, residual = finite(at.loc[~at["residual"], col]), finite(at.loc[at["residual"], col])
             block.append({"measure": name, "column": col, "depth": depth, "n_plain": len(plain),
-                          "n_residual": len(residual), **compare(plain, residual)})
+                          "n_residual": len(residual), **compare(plain, residual),
+                          "untuned_plain": (depth, False) in untuned, "untuned_residual": (depth, True) in untuned})
         for row, adjusted in zip(block, holm([r["p"] for r in block])):
             row["p_holm"] = adjusted
         out += [r for r in block if r["n_plain"] or r["n_residual"]]  # e.g. no test split logged: no rows
     columns = ["measure", "column", "depth", "n_plain", "n_residual", "plain", "residual", "diff", "lo", "hi", "p",
-               "g", "p_holm"]
+               "g", "p_holm", "untuned_plain", "untuned_residual"]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -146,6 +165,24 @@ def headline(verdict: pd.DataFrame) -> str:
     return sentence[0].upper() + sentence[1:] + "."
 
 
+def swept_fields(trials: pd.DataFrame) -> list[str]:
+    """The config fields that vary among the search trials: what each arm tuned."""
+    search = trials[trials["stage"] != "confirm"] if "stage" in trials else trials
+    return [f for f in FIELDS if f in search and f != "seed" and search[f].nunique(dropna=True) > 1]
+
+
+def verdict_headline(trials: pd.DataFrame, metric: str = "val/acc", mode: str = "max") -> str:
+    """The headline, then what limits it: arms confirmed untuned, and arms whose tuning curve still rose at the end."""
+    sentence = headline(confirm_verdict(trials))
+    untuned = sorted(untuned_arms(trials))
+    if untuned:
+        names = ", ".join(f"{'residual' if r else 'plain'}-{int(d)}" for d, r in untuned)
+        sentence += (f" Not tuned: {names} (every search trial errored or diverged, so confirmed at the search "
+                     "space's middle values).")
+    note = tuning_note(budget_curves(trials, swept_fields(trials), metric, mode), mode) if metric in trials else ""
+    return f"{sentence} {note}".strip()
+
+
 def _num(v: float, digits: int = 1) -> str:
     return "–" if not np.isfinite(v) else f"{v:.{digits}f}"
 
@@ -163,13 +200,25 @@ def _config_text(rows: pd.DataFrame) -> str:
 
 def verdict_display(verdict: pd.DataFrame) -> pd.DataFrame:
     """The compact verdict a person reads at a glance: human column names, the interval beside the difference."""
-    rows = [{"depth": int(r["depth"]), "measure": r["measure"], "plain": _num(r["plain"]),
-             "residual": _num(r["residual"]),
+    rows = [{"depth": int(r["depth"]), "measure": r["measure"],
+             "plain": _num(r["plain"]) + (" (not tuned)" if r.get("untuned_plain") else ""),
+             "residual": _num(r["residual"]) + (" (not tuned)" if r.get("untuned_residual") else ""),
              "difference": f"{_num(r['diff'])} [{_num(r['lo'])}, {_num(r['hi'])}]",
              "p": _p_cell(r["p"]), "p_holm": _p_cell(r["p_holm"]),
              "g": _num(r["g"], 2), "seeds": f"{int(r['n_plain'])} / {int(r['n_residual'])}"}
             for _, r in verdict.iterrows()]
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).rename(columns=VERDICT_COLUMNS)
+
+
+COMPACT_COLUMNS = ("Depth", "Plain (%)", "Residual (%)", "Residual − plain (pp, 95% CI)", "p (Holm)")
+
+
+def compact_verdict(verdict: pd.DataFrame) -> pd.DataFrame:
+    """The headline's measure only (training error), one row per depth: what the terminal and a notebook show."""
+    rows = verdict_display(verdict[verdict["column"] == "train_err_pct"]) if len(verdict) else pd.DataFrame()
+    if rows.empty:
+        return pd.DataFrame(columns=list(COMPACT_COLUMNS))
+    return rows[list(COMPACT_COLUMNS)].reset_index(drop=True)
 
 
 def picks_display(trials: pd.DataFrame) -> pd.DataFrame:

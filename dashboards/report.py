@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from dashboards import confirmed, figures, search_space, stats, verdict
+from dashboards import budget, confirmed, figures, search_space, stats, verdict
 from dashboards.confirm_figure import confirm_degradation_figure
 from dashboards.load import SweepData, load_sweep, normalise_trials
 from dashboards.links import link_report
@@ -239,7 +239,26 @@ def render_html(title: str, sections: list[Section], parts: dict[str, str]) -> s
             "</body></html>")
 
 
-def confirm_section(trials: pd.DataFrame, out_dir: str) -> tuple[str, str]:
+BUDGET_CAPTION = (
+    "Per arm, the expected best validation score after n search trials, n = 1..k (Dodge et al. 2019's expected "
+    "maximum over the arm's search configurations, each at its final value: completed, or where ASHA stopped it). "
+    "A curve still rising at k says more tuning could have found a better configuration for that arm.")
+
+
+def budget_section(trials: pd.DataFrame, out_dir: str, metric: str, mode: str) -> str:
+    """The tuning-budget figure and table of the search stage, or a note when it cannot be drawn."""
+    curves = budget.budget_curves(trials, confirmed.swept_fields(trials), metric, mode)
+    title = "Tuning budget: expected best after n trials per arm"
+    try:
+        path = _save(budget.budget_figure(curves, metric), os.path.join(out_dir, "tuning_budget.png"))
+        fig = Section("tuning_budget", title, path, BUDGET_CAPTION)
+    except ValueError as e:
+        fig = Section("tuning_budget", title, None, f"Not drawn: {e}.")
+    return f"<h3>{title}</h3>{_figure_html(fig)}{_table(budget.budget_table(curves, mode), 'budget')}"
+
+
+def confirm_section(trials: pd.DataFrame, out_dir: str, metric: str = "val/acc",
+                    mode: str = "max") -> tuple[str, str]:
     """(headline paragraph, verdict section) from confirm runs only; a note instead when the sweep has none."""
     table = confirmed.confirm_verdict(trials)
     started = int((trials["stage"] == "confirm").sum()) if "stage" in trials and len(trials) else 0
@@ -256,8 +275,9 @@ def confirm_section(trials: pd.DataFrame, out_dir: str) -> tuple[str, str]:
     except ValueError as e:  # e.g. every confirm run diverged: a note, not a crash
         fig = Section("confirm_degradation", "Degradation with depth: confirm runs", None, f"Not drawn: {e}.")
     body = (f"<p>{CONFIRM_NOTE}</p>{_table(confirmed.verdict_display(table), 'confirm-verdict')}"
-            f"{_figure_html(fig)}<h3>How each arm was picked</h3>{_table(confirmed.picks_display(trials), 'picks')}")
-    return f'<p class="headline">{html.escape(confirmed.headline(table))}</p>', body
+            f"{_figure_html(fig)}<h3>How each arm was picked</h3>{_table(confirmed.picks_display(trials), 'picks')}"
+            f"{budget_section(trials, out_dir, metric, mode)}")
+    return f'<p class="headline">{html.escape(confirmed.verdict_headline(trials, metric, mode))}</p>', body
 
 
 def search_only(data: SweepData) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -296,7 +316,7 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     trials, history = search_only(data)
     inp = Inputs(trials, history, stats.swept_params(spec, trials), params.get("metric", "val/acc"),
                  params.get("mode", "max"))
-    headline, confirm = confirm_section(everything, out_dir)
+    headline, confirm = confirm_section(everything, out_dir, inp.metric, inp.mode)
     sections, name = write_figures(inp, out_dir), parent.data.tags.get("sweep", ref)
     dataset = spec.get("dataset") or (str(trials["dataset"].iloc[0]) if "dataset" in trials and len(trials) else "")
     parts = {"intro": html.escape(f"Sweep {name}: {len(everything)} trials on {dataset or 'unknown data'}, "

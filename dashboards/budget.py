@@ -1,0 +1,113 @@
+"""How much the tuning budget matters: each arm's expected best score after n search trials (Dodge et al. 2019).
+
+Pure: the search trials in, curves, a table, a figure and a sentence out. For one arm's N configurations
+with sorted values v_(1) <= ... <= v_(N), the expected maximum of n draws (with replacement) is
+E[max of n] = sum_i v_(i) * ((i/N)^n - ((i-1)/N)^n). A curve still rising at n = N says that more tuning
+could have found a better configuration, and so could change the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+FACTORS = ("depth", "residual")
+RISING_PP = 0.5  # gain of the last trial (percentage points of the metric) above which a curve is still rising
+COLOURS = {True: "#0072B2", False: "#D55E00"}
+
+
+def expected_max(values: Sequence[float], n: int) -> float:
+    """Expected best of n draws with replacement from values (Dodge et al. 2019's estimator)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    if not len(v) or n < 1:
+        return float("nan")
+    big_n = len(v)
+    i = np.arange(1, big_n + 1)
+    return float(np.sum(v * ((i / big_n) ** n - ((i - 1) / big_n) ** n)))
+
+
+def _configuration_values(rows: pd.DataFrame, params: Sequence[str], metric: str) -> np.ndarray:
+    """One value per searched configuration of an arm: its metric's mean over seeds (finite values only)."""
+    keys = [p for p in params if p in rows and p not in FACTORS]
+    rows = rows[np.isfinite(pd.to_numeric(rows[metric], errors="coerce"))]
+    if not len(rows):
+        return np.array([])
+    if not keys:
+        return rows[metric].to_numpy(dtype=float)
+    return rows.groupby(keys, dropna=False)[metric].mean().to_numpy(dtype=float)
+
+
+def budget_curves(trials: pd.DataFrame, params: Sequence[str], metric: str = "val/acc",
+                  mode: str = "max") -> pd.DataFrame:
+    """Per arm (depth, residual) of the search stage and n = 1..N: the expected best metric, in percent."""
+    search = trials[trials["stage"] != "confirm"] if "stage" in trials else trials
+    if not len(search) or metric not in search or not set(FACTORS) <= set(search):
+        return pd.DataFrame(columns=[*FACTORS, "n", "expected_best", "configurations"])
+    sign = 1.0 if mode == "max" else -1.0
+    scale = 100.0 if metric.endswith(("acc", "error")) else 1.0
+    out = []
+    for (depth, residual), rows in search.groupby(list(FACTORS)):
+        values = sign * _configuration_values(rows, params, metric)
+        out += [{"depth": depth, "residual": bool(residual), "n": n, "configurations": len(values),
+                 "expected_best": sign * scale * expected_max(values, n)} for n in range(1, len(values) + 1)]
+    return pd.DataFrame(out, columns=[*FACTORS, "n", "expected_best", "configurations"])
+
+
+def still_rising(curves: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
+    """The arms whose curve gained at least RISING_PP with their last search trial: (depth, residual, gain)."""
+    sign = 1.0 if mode == "max" else -1.0
+    rows = []
+    for (depth, residual), c in curves.groupby(list(FACTORS)):
+        c = c.sort_values("n")
+        if len(c) >= 2 and sign * (c["expected_best"].iloc[-1] - c["expected_best"].iloc[-2]) >= RISING_PP:
+            rows.append({"depth": depth, "residual": residual, "gain": abs(c["expected_best"].iloc[-1] -
+                                                                           c["expected_best"].iloc[-2])})
+    return pd.DataFrame(rows, columns=["depth", "residual", "gain"])
+
+
+def _network(residual: bool) -> str:
+    return "residual" if residual else "plain"
+
+
+def budget_table(curves: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
+    """Depth, network, the expected best after n = 1..k trials, and whether the curve still rises at k."""
+    rising = {(r.depth, r.residual) for r in still_rising(curves, mode).itertuples()}
+    rows = []
+    for (depth, residual), c in curves.groupby(list(FACTORS)):
+        row = {"Depth": int(depth), "Network": _network(residual)}
+        row |= {f"n = {int(n)}": f"{v:.1f}" for n, v in zip(c["n"], c["expected_best"])}
+        rows.append(row | {"Still rising at k": "yes" if (depth, residual) in rising else "no"})
+    return pd.DataFrame(rows).fillna("–")
+
+
+def tuning_note(curves: pd.DataFrame, mode: str = "max") -> str:
+    """A sentence naming the arms whose expected best still rose with their last trial, or ''."""
+    rising = still_rising(curves, mode)
+    if rising.empty:
+        return ""
+    names = ", ".join(f"{_network(r.residual)}-{int(r.depth)} (+{r.gain:.1f} pp)" for r in rising.itertuples())
+    k = int(curves["n"].max())
+    return (f"More tuning could change this answer: the expected best validation score was still rising at "
+            f"{k} search trials per arm for {names}.")
+
+
+def budget_figure(curves: pd.DataFrame, metric: str = "val/acc") -> Figure:
+    """One panel per depth: expected best metric against search trials n, plain and residual."""
+    depths = sorted(curves["depth"].unique())
+    if not depths:
+        raise ValueError("no search trials with a finite metric")
+    fig = Figure(figsize=(3.2 * len(depths), 3.0), layout="constrained")
+    axes = fig.subplots(1, len(depths), sharey=True, squeeze=False)[0]
+    for ax, depth in zip(axes, depths):
+        for residual, c in curves[curves["depth"] == depth].groupby("residual"):
+            ax.plot(c["n"], c["expected_best"], "o-", color=COLOURS[bool(residual)], label=_network(residual))
+        ax.set_title(f"depth {int(depth)}")
+        ax.set_xlabel("search trials n")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].set_ylabel(f"expected best {metric} (%)" if metric.endswith("acc") else f"expected best {metric}")
+    axes[-1].legend(loc="lower right", fontsize="small")
+    fig.suptitle("Tuning budget: expected best score after n trials per arm (Dodge et al. 2019)", fontsize="medium")
+    return fig
