@@ -8,9 +8,9 @@ import importlib
 import sys
 import types
 
-_HOME = {"build_model": "build", "ConfigError": "config", "TrainConfig": "config", "make_config": "config",
-         "INITS": "inits", "ResNet": "model", "count_params": "model", "CheckpointError": "train",
-         "Trainer": "train", "load_checkpoint": "train", "save_checkpoint": "train", "train": "train"}
+_HOME = {"ACTIVATIONS": "activations", "build_model": "build", "ConfigError": "config", "TrainConfig": "config",
+         "make_config": "config", "INITS": "inits", "ResNet": "model", "count_params": "model",
+         "CheckpointError": "train", "Trainer": "train", "load_checkpoint": "train", "save_checkpoint": "train", "train": "train"}
 
 __all__ = list(_HOME)
 

@@ -24,9 +24,15 @@ DEVICES = ("auto", "cpu", "cuda")
 # tests/test_imports.py checks that they equal INITS.
 INIT_NAMES = ("kaiming", "xavier", "orthogonal", "delta_orthogonal", "fixup", "zero_gamma", "default")
 
+# Likewise for activations (it imports torch); tests/test_activations.py checks these equal ACTIVATIONS.
+ACTIVATION_NAMES = ("relu", "leaky_relu", "tanh", "tat")
+# Activations Fixup accepts: its branch rescaling assumes a positively homogeneous one (tanh is not).
+HOMOGENEOUS = ("relu", "leaky_relu", "tat")
+
 # The fields that take one of a few named values, and those values.
 CHOICES = {"dataset": DATASETS, "shortcut": SHORTCUTS, "block": BLOCKS, "norm": NORMS, "init": INIT_NAMES,
-           "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "precision": PRECISIONS, "device": DEVICES}
+           "activation": ACTIVATION_NAMES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "precision": PRECISIONS,
+           "device": DEVICES}
 
 
 class ConfigError(ValueError):
@@ -46,6 +52,9 @@ class TrainConfig:
     shortcut: str = "A"               # A: zero-padded identity (no params); B: 1x1 conv + BN projection
     block: str = "post"               # post: He 2015 basic block; pre: He 2016 pre-activation
     norm: str = "bn"                  # bn or none (fixup needs none)
+    activation: str = "relu"          # relu, leaky_relu, tanh, or tat (leaky ReLU with a depth-tailored slope)
+    negative_slope: float = 0.01      # leaky_relu only: slope for negative inputs, in [0, 1)
+    tat_eta: float = 0.9              # tat only: target net correlation C^L(0) from input correlation 0, in (0, 1)
     init: str = "kaiming"             # key of resnet_core.inits.INITS
     width: float = 1.0                # channel multiplier on 16/32/64
     # optimisation
@@ -77,6 +86,22 @@ class TrainConfig:
     def n_blocks(self) -> int:
         """Basic blocks per stage: depth = 6n + 2."""
         return (self.depth - 2) // 6
+
+    @property
+    def tat_alpha(self) -> float | None:
+        """TAT's solved leaky slope for this depth and tat_eta; None unless activation is tat."""
+        if self.activation != "tat":
+            return None
+        from .activations import path_activations, tat_slope  # imports torch: only when asked for
+
+        return tat_slope(path_activations(self.depth), self.tat_eta)
+
+    @property
+    def activation_slope(self) -> float:
+        """The leaky slope the activation uses: negative_slope (leaky_relu), tat_alpha (tat), else 0."""
+        if self.activation == "tat":
+            return self.tat_alpha
+        return self.negative_slope if self.activation == "leaky_relu" else 0.0
 
     def to_dict(self) -> dict:
         """Plain dict of every field (tuples stay tuples)."""
@@ -111,6 +136,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("init 'fixup' needs norm 'none' (Fixup replaces normalization); got norm 'bn'")
     if cfg.init == "fixup" and cfg.block != "post":
         raise ConfigError("init 'fixup' needs block 'post' (its scalar biases sit in the post-activation block); got 'pre'")
+    if cfg.init == "fixup" and cfg.activation not in HOMOGENEOUS:
+        raise ConfigError(f"init 'fixup' needs activation {', '.join(HOMOGENEOUS)} (its rescaling assumes a "
+                          f"positively homogeneous one); got {cfg.activation!r}")
     if cfg.init == "zero_gamma" and cfg.norm != "bn":
         raise ConfigError("init 'zero_gamma' needs norm 'bn' (it zeroes BN gammas); got norm 'none'")
     for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -123,8 +151,22 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"momentum must be in [0, 1); got {cfg.momentum!r}")
     if cfg.label_smoothing >= 1:
         raise ConfigError(f"label_smoothing must be in [0, 1); got {cfg.label_smoothing!r}")
+    _check_activation(cfg)
     if not all(0 < m < 1 for m in cfg.milestones) or list(cfg.milestones) != sorted(cfg.milestones):
         raise ConfigError(f"milestones must be increasing fractions in (0, 1); got {cfg.milestones!r}")
+
+
+def _check_activation(cfg: TrainConfig) -> None:
+    """Ranges of negative_slope and tat_eta; each set away from its default only with its activation."""
+    if not (math.isfinite(cfg.negative_slope) and 0 <= cfg.negative_slope < 1):
+        raise ConfigError(f"negative_slope must be in [0, 1); got {cfg.negative_slope!r}")
+    if not (math.isfinite(cfg.tat_eta) and 0 < cfg.tat_eta < 1):
+        raise ConfigError(f"tat_eta must be in (0, 1) (a target correlation); got {cfg.tat_eta!r}")
+    # A knob the activation ignores would log two names for one net and split identical trials in a sweep.
+    for name, owner in (("negative_slope", "leaky_relu"), ("tat_eta", "tat")):
+        if cfg.activation != owner and getattr(cfg, name) != FIELDS[name].default:
+            raise ConfigError(f"{name} applies to activation '{owner}' only; got {name} "
+                              f"{getattr(cfg, name)!r} with activation {cfg.activation!r}")
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}

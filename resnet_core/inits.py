@@ -8,10 +8,16 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import ConfigError
+from .activations import GAINS
+from .config import ConfigError, TrainConfig
 from .model import BasicBlock
 
 RELU_GAIN = math.sqrt(2.0)
+
+
+def activation_gain(cfg: TrainConfig) -> float:
+    """Weight gain for cfg's activation: sqrt(2) relu, sqrt(2/(1+s^2)) leaky_relu, 1 tanh and tat (scaled itself)."""
+    return GAINS[cfg.activation](cfg.activation_slope)
 
 
 def _modules(model: nn.Module, kind: type) -> list[nn.Module]:
@@ -59,12 +65,17 @@ def orthogonal(model: nn.Module) -> None:
 
 @torch.no_grad()
 def delta_orthogonal(model: nn.Module) -> None:
-    """Xiao et al. 2018: every kernel tap zero except an orthogonal centre tap (ReLU gain)."""
+    """Xiao et al. 2018: every kernel tap zero except an orthogonal centre tap, gain from the activation.
+
+    The out x in centre has orthonormal columns where channels grow (W^T W = gain^2 I: the input's norm is
+    kept), orthonormal rows where they shrink.
+    """
+    gain = activation_gain(model.cfg)
     for m in _modules(model, nn.Conv2d):
         w = m.weight
         kh, kw = w.shape[-2:]
         centre = torch.empty(w.shape[0], w.shape[1])
-        nn.init.orthogonal_(centre, gain=RELU_GAIN)
+        nn.init.orthogonal_(centre, gain=gain)  # QR of the taller shape: orthonormal along the shorter side
         w.zero_()
         w[:, :, kh // 2, kw // 2] = centre
     for m in _modules(model, nn.Linear):

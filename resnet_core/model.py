@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .activations import make_activation
 from .config import TrainConfig
 
 STAGE_WIDTHS = (16, 32, 64)
@@ -50,6 +51,7 @@ class BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, cfg: TrainConfig):
         super().__init__()
         self.residual, self.pre = cfg.residual, cfg.block == "pre"
+        self.act = make_activation(cfg.activation, cfg.activation_slope)  # stateless: both uses share it
         self.conv1, self.conv2 = _conv3x3(cin, cout, stride), _conv3x3(cout, cout)
         self.bn1 = _norm(cin if self.pre else cout, cfg.norm)
         self.bn2 = _norm(cout, cfg.norm)
@@ -61,19 +63,19 @@ class BasicBlock(nn.Module):
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         if self.pre:
-            out = self.conv1(F.relu(self.bn1(x)))
-            return self.conv2(F.relu(self.bn2(out)))
+            out = self.conv1(self.act(self.bn1(x)))
+            return self.conv2(self.act(self.bn2(out)))
         if self.fixup:
-            out = F.relu(self.conv1(x + self.bias1a) + self.bias1b)
+            out = self.act(self.conv1(x + self.bias1a) + self.bias1b)
             return self.conv2(out + self.bias2a) * self.scale + self.bias2b
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.act(self.bn1(self.conv1(x)))
         return self.bn2(self.conv2(out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.branch(x)
         if self.residual:
             out = out + self.shortcut(x)
-        return out if self.pre else F.relu(out)
+        return out if self.pre else self.act(out)
 
 
 class ResNet(nn.Module):
@@ -81,20 +83,23 @@ class ResNet(nn.Module):
 
     def __init__(self, cfg: TrainConfig, in_channels: int = 3, num_classes: int = 10):
         super().__init__()
+        self.cfg = cfg  # the inits read it (delta_orthogonal's gain follows the activation)
         widths = [max(1, round(w * cfg.width)) for w in STAGE_WIDTHS]
         self.pre = cfg.block == "pre"
         self.stem = nn.Sequential(_conv3x3(in_channels, widths[0]))
         if not self.pre:  # pre-activation nets normalise inside each block instead
             self.stem.append(_norm(widths[0], cfg.norm))
-            self.stem.append(nn.ReLU())
+            self.stem.append(make_activation(cfg.activation, cfg.activation_slope))
         blocks, cin = [], widths[0]
         for stage, cout in enumerate(widths):
             for i in range(cfg.n_blocks):
                 blocks.append(BasicBlock(cin, cout, 2 if stage > 0 and i == 0 else 1, cfg))
                 cin = cout
         self.blocks = nn.Sequential(*blocks)
-        # The head: a final norm + ReLU for pre-activation nets, pooling, and the classifier.
-        self.head_norm = nn.Sequential(_norm(cin, cfg.norm), nn.ReLU()) if self.pre else nn.Identity()
+        # The head: a final norm + activation for pre-activation nets, pooling, and the classifier.
+        self.head_norm = nn.Identity()
+        if self.pre:
+            self.head_norm = nn.Sequential(_norm(cin, cfg.norm), make_activation(cfg.activation, cfg.activation_slope))
         self.fixup_bias = nn.Parameter(torch.zeros(1)) if cfg.init == "fixup" else None
         self.fc = nn.Linear(cin, num_classes)
 

@@ -20,30 +20,62 @@ def probe_one(cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, num_classes: i
     return BlockGradNorms(model.block_groups())().tolist()
 
 
+def probe_recipes(norms: list[str], activations: list[str], negative_slope: float | None = None,
+                  tat_eta: float | None = None) -> list[dict]:
+    """Norm x activation recipes; negative_slope goes to leaky_relu recipes only, tat_eta to tat ones only."""
+    extra = {"leaky_relu": {"negative_slope": negative_slope}, "tat": {"tat_eta": tat_eta}}
+    recipes = []
+    for norm in norms:
+        for act in activations:
+            knobs = {k: v for k, v in extra.get(act, {}).items() if v is not None}
+            recipes.append({"norm": norm, "activation": act, **knobs})
+    return recipes
+
+
+def probe_configs(base: TrainConfig, depths: list[int], inits: list[str], residuals: list[bool],
+                  recipes: list[dict] | None = None) -> list[TrainConfig]:
+    """Every depth x init x recipe x residual config, validated before any work (fixup gets norm none)."""
+    configs = []
+    for depth in depths:
+        for init in inits:
+            for recipe in recipes or [{}]:
+                for residual in residuals:
+                    fields = {**base.to_dict(), **recipe, "depth": depth, "init": init, "residual": residual,
+                              "device": "cpu"}
+                    if init == "fixup":
+                        fields["norm"] = "none"
+                    configs.append(TrainConfig(**fields))
+    return list(dict.fromkeys(configs))  # fixup's forced norm can repeat a config
+
+
 def probe(base: TrainConfig, depths: list[int], inits: list[str], residuals: list[bool],
-          batch_size: int = 128) -> list[dict]:
-    """Rows of depth, residual, init, block, grad_norm for every combination, on the first training batch."""
+          batch_size: int = 128, recipes: list[dict] | None = None) -> list[dict]:
+    """Rows of depth, residual, init, block, grad_norm, norm, activation, tat_alpha per config, on one batch."""
+    configs = probe_configs(base, depths, inits, residuals, recipes)
     data = load_data(base)
     x = normalize(data, data.train.x[:batch_size])
     y = data.train.y[:batch_size]
     rows = []
-    for depth in depths:
-        for init in inits:
-            for residual in residuals:
-                norm = "none" if init == "fixup" else base.norm
-                cfg = TrainConfig(**{**base.to_dict(), "depth": depth, "init": init, "residual": residual,
-                                     "norm": norm, "device": "cpu"})
-                for block, g in enumerate(probe_one(cfg, x, y, data.num_classes)):
-                    rows.append({"depth": depth, "residual": residual, "init": init, "block": block, "grad_norm": g})
+    for cfg in configs:
+        for block, g in enumerate(probe_one(cfg, x, y, data.num_classes)):
+            rows.append({"depth": cfg.depth, "residual": cfg.residual, "init": cfg.init, "block": block,
+                         "grad_norm": g, "norm": cfg.norm, "activation": cfg.activation,
+                         "tat_alpha": cfg.tat_alpha})
     return rows
 
 
+def _key(row: dict) -> tuple:
+    return row["depth"], row["init"], row.get("norm"), row.get("activation"), row["residual"]
+
+
 def summarize(rows: list[dict]) -> list[dict]:
-    """One row per (depth, init, residual): first and last residual block's norm and their ratio."""
-    keys = list(dict.fromkeys((r["depth"], r["init"], r["residual"]) for r in rows))
+    """One row per config: first and last residual block's norm and their ratio."""
     out = []
-    for depth, init, residual in keys:
-        norms = [r["grad_norm"] for r in rows if (r["depth"], r["init"], r["residual"]) == (depth, init, residual)]
-        out.append({"depth": depth, "init": init, "residual": residual, "first": norms[1], "last": norms[-2],
-                    "ratio_first_last": ratio_first_last(norms)})
+    for key in dict.fromkeys(map(_key, rows)):
+        group = [r for r in rows if _key(r) == key]
+        norms = [r["grad_norm"] for r in group]
+        depth, init, norm, activation, residual = key
+        out.append({"depth": depth, "init": init, "norm": norm, "activation": activation, "residual": residual,
+                    "tat_alpha": group[0].get("tat_alpha"),
+                    "first": norms[1], "last": norms[-2], "ratio_first_last": ratio_first_last(norms)})
     return out

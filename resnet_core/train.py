@@ -28,6 +28,10 @@ EPOCH_METRICS = ("train/loss", "train/acc", "train/error", "train/lr", "val/loss
                  "grad_norm/ratio_first_last", "time/epoch_s", "throughput/img_per_s")
 # Reported only on the last (or a diverged) epoch: the test split's accuracy, and the divergence flag.
 FINAL_METRICS = ("test/acc", "train/diverged")
+# Reported with the first epoch only: each block's gradient norm on the first batch, before any update.
+INIT_PREFIX = "grad_norm_init/block_"
+# Reported with the first epoch of an activation 'tat' run: the leaky slope TAT solved (TrainConfig.tat_alpha).
+TAT_ALPHA = "model/tat_alpha"
 
 
 class CheckpointError(RuntimeError):
@@ -99,6 +103,8 @@ class Trainer:
         perm = torch.randperm(n, generator=self.gen, device=self.device)
         sums = torch.zeros(2, device=self.device)
         gsum = torch.zeros(self.grad_norms.n_groups, device=self.device)
+        first = self.step == 0
+        at_init = gsum
         for i in range(self.steps_per_epoch):
             x, y = self.batch(self.data.train, perm[i * cfg.batch_size:(i + 1) * cfg.batch_size], train=True)
             lr = lr_at(self.step, self.total_steps, cfg.lr, cfg.schedule, cfg.milestones, self.warmup_steps)
@@ -111,15 +117,21 @@ class Trainer:
             loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gsum += self.grad_norms()
+            norms = self.grad_norms()
+            if self.step == 0:  # the first step's gradient, before any update: the net at initialization
+                at_init = norms
+            gsum += norms
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
             opt.step()
             sums += torch.stack([loss.detach() * len(y), (out.argmax(1) == y).sum()])
             self.step += 1
         loss_sum, correct = sums.tolist()
+        init = {f"{INIT_PREFIX}{i}": v for i, v in enumerate(at_init.tolist())} if first else {}
+        if first and cfg.tat_alpha is not None:
+            init[TAT_ALPHA] = cfg.tat_alpha
         return {"train/loss": loss_sum / n, "train/acc": correct / n, "train/lr": lr,
-                **grad_norm_metrics((gsum / self.steps_per_epoch).tolist())}
+                **grad_norm_metrics((gsum / self.steps_per_epoch).tolist()), **init}
 
     @torch.inference_mode()
     def evaluate(self, split: Split) -> tuple[float, float]:

@@ -69,6 +69,26 @@ def _csv(text: str, kind=str) -> list:
         raise UserError(f"expected a comma-separated list of {kind.__name__}; got {text!r}") from None
 
 
+def _probe_recipes(args: argparse.Namespace) -> list[dict]:
+    """--norm x --activation as config-field recipes; a knob for an activation not asked for is refused."""
+    from resnet_core.probe import probe_recipes
+
+    norms, acts = _csv(args.norm), _csv(args.activation)
+    for flag, values, field in (("--norm", norms, "norm"), ("--activation", acts, "activation")):
+        bad = [v for v in values if v not in CHOICES[field]] or ([] if values else [""])
+        if bad:
+            raise ConfigError(f"{flag} must be among {', '.join(CHOICES[field])}; got {bad[0]!r}")
+    knobs = {}
+    for field, owner in (("negative_slope", "leaky_relu"), ("tat_eta", "tat")):
+        value = getattr(args, field)
+        if value is not None and owner not in acts:
+            flag = "--" + field.replace("_", "-")
+            raise UserError(f"{flag} applies to activation {owner} only; add {owner} to --activation")
+        # Coerced and range-checked as the config field itself, so the error names the field.
+        knobs[field] = None if value is None else getattr(make_config(activation=owner, **{field: value}), field)
+    return probe_recipes(norms, acts, **knobs)
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from resnet_core.config import check_depth
     from resnet_core.inits import INITS
@@ -85,7 +105,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.figure and not args.out:
         raise UserError("--figure needs --out FILE.csv (the figure is drawn from the probe's rows)")
     base = make_config(dataset=args.dataset, seed=args.seed)
-    code = print_probe(base, depths, inits, residuals, args.batch_size, args.out)
+    code = print_probe(base, depths, inits, residuals, args.batch_size, args.out, _probe_recipes(args))
     if args.figure:
         from dashboards.report import probe_report
 
@@ -108,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--inits", default="kaiming", help="comma-separated init names")
     pr.add_argument("--residual", choices=("both", "on", "off"), default="both",
                     help="probe residual nets, plain nets, or both (default both)")
+    pr.add_argument("--norm", default="bn", help="comma-separated norms, each probed (bn, none; fixup always "
+                    "gets none); default bn")
+    pr.add_argument("--activation", default="relu", help="comma-separated activations, each probed "
+                    f"({', '.join(CHOICES['activation'])}); default relu")
+    pr.add_argument("--negative-slope", help=field_help()["negative_slope"] + "; default 0.01")
+    pr.add_argument("--tat-eta", help=field_help()["tat_eta"] + "; default 0.9")
     pr.add_argument("--dataset", default="digits", help=field_help()["dataset"] + "; default digits")
     pr.add_argument("--seed", type=int, default=0, help="seed of the init and the probe batch (default 0)")
     pr.add_argument("--batch-size", type=int, default=128, help="images in the probe batch (default 128)")

@@ -52,21 +52,25 @@ def train_with_progress(cfg: TrainConfig, save: str | None = None) -> int:
 
 
 def print_probe(base: TrainConfig, depths: list[int], inits: list[str], residuals: list[bool],
-                batch_size: int, out: str | None) -> int:
-    """Probe gradient flow at init and print the first/last ratio table."""
+                batch_size: int, out: str | None, recipes: list[dict] | None = None) -> int:
+    """Probe gradient flow at init and print the first/last ratio table, a row per config (recipe)."""
     from resnet_core.probe import probe, summarize
 
-    rows = probe(base, depths, inits, residuals, batch_size)
+    rows = probe(base, depths, inits, residuals, batch_size, recipes)
     if out:
         with open(out, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
     table = Table(title=f"Gradient norm at initialization, one batch of {batch_size} ({base.dataset})")
-    for col in ("depth", "init", "net", "first block", "last block", "first/last"):
-        table.add_column(col, justify="right")
+    for col in ("depth", "init", "recipe", "net", "first block", "last block", "first/last"):
+        # On a narrow terminal the names fold onto more lines; the numbers and their headers stay whole.
+        table.add_column(col, justify="right", no_wrap=col in ("depth", "net", "first/last"), overflow="fold")
     for r in summarize(rows):
-        table.add_row(str(r["depth"]), r["init"], "residual" if r["residual"] else "plain",
+        # TAT's solved slope for this depth: what a training run logs as model/tat_alpha.
+        alpha = f" α={r['tat_alpha']:.3f}" if r["tat_alpha"] is not None else ""
+        table.add_row(str(r["depth"]), r["init"], f"{r['norm']} {r['activation']}{alpha}",
+                      "residual" if r["residual"] else "plain",
                       f"{r['first']:.3g}", f"{r['last']:.3g}", f"{r['ratio_first_last']:.3g}")
     console.print(table)
     return 0

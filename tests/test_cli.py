@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -67,6 +68,30 @@ def test_probe_rejects_bad_depth_and_init() -> None:
     for args, msg in ((["--depths", "20,21"], "depth must be 6n+2"), (["--inits", "nope"], "inits must be among")):
         done = run("probe", *args)
         assert done.returncode == 2 and msg in done.stderr
+
+
+def test_probe_runs_each_activation_recipe(tmp_path) -> None:
+    out = tmp_path / "probe.csv"
+    done = run("probe", "--depths", "8,20", "--inits", "delta_orthogonal", "--residual", "off", "--norm", "none",
+               "--activation", "tanh,tat", "--tat-eta", "0.9", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "tanh" in done.stdout and "α=0.164" in done.stdout and "first/last" in done.stdout
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0])[:5] == ["depth", "residual", "init", "block", "grad_norm"]
+    assert {(r["depth"], r["activation"], r["tat_alpha"][:5]) for r in rows} == {
+        ("8", "tanh", ""), ("20", "tanh", ""), ("8", "tat", "0.0"), ("20", "tat", "0.164")}
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--activation", "nope"], "--activation must be among relu, leaky_relu, tanh, tat; got 'nope'"),
+    (["--norm", "gn"], "--norm must be among bn, none; got 'gn'"),
+    (["--tat-eta", "0.5"], "--tat-eta applies to activation tat only"),
+    (["--activation", "tat", "--tat-eta", "1.5"], "tat_eta must be in (0, 1)"),
+])
+def test_probe_rejects_bad_recipes_in_one_line(args: list[str], msg: str) -> None:
+    done = run("probe", "--depths", "8", *args)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and msg in lines[0], done.stderr
 
 
 def test_reproduce_of_an_unknown_model_fails_in_one_line(mlflow_http) -> None:

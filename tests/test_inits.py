@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from resnet_core import INITS, ConfigError, TrainConfig, build_model
-from resnet_core.inits import apply_init
+from resnet_core.inits import activation_gain, apply_init
 from resnet_core.model import BasicBlock
 
 
@@ -101,3 +101,23 @@ def test_unknown_init_lists_valid_names() -> None:
         apply_init(_model("kaiming"), "lecun")
     with pytest.raises(ConfigError, match="init must be one of"):
         TrainConfig(init="lecun")
+
+
+GAINS = [("relu", {}, 2 ** 0.5), ("leaky_relu", {"negative_slope": 0.2}, (2 / 1.04) ** 0.5),
+         ("tanh", {}, 1.0), ("tat", {}, 1.0)]  # tat's sqrt(2 / (1 + alpha^2)) sits in the activation
+
+
+@pytest.mark.parametrize("activation,kw,gain", GAINS)
+def test_activation_gain_per_activation(activation: str, kw: dict, gain: float) -> None:
+    assert activation_gain(TrainConfig(depth=56, activation=activation, **kw)) == pytest.approx(gain)
+
+
+@pytest.mark.parametrize("activation,kw,gain", GAINS)
+def test_delta_orthogonal_centre_tap_is_orthonormal_where_channels_grow(activation: str, kw: dict,
+                                                                        gain: float) -> None:
+    model = _model("delta_orthogonal", norm="none", activation=activation, **kw)
+    grow = model.blocks[3].conv1.weight[:, :, 1, 1]  # the 16 -> 32 conv: orthonormal columns x gain
+    assert grow.shape == (32, 16)
+    assert torch.allclose(grow.T @ grow, gain ** 2 * torch.eye(16), atol=1e-5)
+    square = model.blocks[3].conv2.weight[:, :, 1, 1]
+    assert torch.allclose(square @ square.T, gain ** 2 * torch.eye(32), atol=1e-5)

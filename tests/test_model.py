@@ -83,3 +83,12 @@ def test_every_combination_trains_a_step(kw: dict) -> None:
         assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
     has_projection = any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) for m in model.modules())
     assert has_projection == (kw["residual"] and kw["shortcut"] == "B")
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "tanh", "tat"])
+@pytest.mark.parametrize("block", ["post", "pre"])
+def test_activation_adds_no_parameters(activation: str, block: str) -> None:
+    counts = [count_params(build_model(TrainConfig(depth=32, block=block, activation=a), 3, 10))
+              for a in ("relu", activation)]
+    state = build_model(TrainConfig(depth=32, block=block, activation=activation), 3, 10).state_dict()
+    assert counts[0] == counts[1] and set(state) == set(build_model(TrainConfig(depth=32, block=block)).state_dict())

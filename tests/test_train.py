@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from resnet_core import CheckpointError, TrainConfig, Trainer, load_checkpoint, save_checkpoint, train
-from resnet_core.train import EPOCH_METRICS
+from resnet_core.train import EPOCH_METRICS, INIT_PREFIX
 
 EPOCH_KEYS = {"epoch", *EPOCH_METRICS}
 TIMING_KEYS = ("time/epoch_s", "throughput/img_per_s")
@@ -24,11 +24,15 @@ def test_metrics_dict_per_epoch(tiny: TrainConfig) -> None:
     assert [r["epoch"] for r in rows] == [1, 2]
     for r in rows:
         # EPOCH_METRICS is what sweep specs may search: it must be exactly what every epoch reports.
-        assert {k for k in r if not k.startswith("grad_norm/block_")} - {"test/acc"} == EPOCH_KEYS
+        assert {k for k in r if not k.startswith(("grad_norm/block_", INIT_PREFIX))} - {"test/acc"} == EPOCH_KEYS
         assert r["train/error"] == pytest.approx(1 - r["train/acc"])
         blocks = [k for k in r if k.startswith("grad_norm/block_")]
         assert len(blocks) == 3 * tiny.n_blocks + 2  # stem, residual blocks, head
     assert "test/acc" in rows[-1] and "test/acc" not in rows[0]
+    # The gradient at initialization (first batch, before any update) comes once, with the first epoch.
+    init = [k for k in rows[0] if k.startswith(INIT_PREFIX)]
+    assert len(init) == 3 * tiny.n_blocks + 2 and not any(k.startswith(INIT_PREFIX) for k in rows[1])
+    assert all(rows[0][k] > 0 for k in init)
 
 
 def test_synthetic_training_learns(tiny: TrainConfig) -> None:
