@@ -14,9 +14,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-FACTORS = ("depth", "residual")
+FACTORS = ("depth", "residual", "recipe")  # the columns that name an arm (a recipe implies its residual)
 RISING_PP = 0.5  # gain of the last trial (percentage points of the metric) above which a curve is still rising
-COLOURS = {True: "#0072B2", False: "#D55E00"}
+COLOURS = {"residual": "#0072B2", "plain": "#D55E00"}
+CYCLE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+
+def arm_names(trials: pd.DataFrame) -> pd.Series:
+    """Each trial's arm within its depth: its recipe where the sweep has recipes, else plain or residual."""
+    network = trials["residual"].map(lambda r: "residual" if bool(r) else "plain")
+    if "recipe" not in trials:
+        return network
+    return trials["recipe"].where(trials["recipe"].notna(), network).astype(str)
 
 
 def expected_max(values: Sequence[float], n: int) -> float:
@@ -42,44 +51,41 @@ def _configuration_values(rows: pd.DataFrame, params: Sequence[str], metric: str
 
 def budget_curves(trials: pd.DataFrame, params: Sequence[str], metric: str = "val/acc",
                   mode: str = "max") -> pd.DataFrame:
-    """Per arm (depth, residual) of the search stage and n = 1..N: the expected best metric, in percent."""
+    """Per arm (depth and network or recipe) of the search stage and n = 1..N: the expected best metric, in percent."""
+    columns = ["depth", "arm", "n", "expected_best", "configurations"]
     search = trials[trials["stage"] != "confirm"] if "stage" in trials else trials
-    if not len(search) or metric not in search or not set(FACTORS) <= set(search):
-        return pd.DataFrame(columns=[*FACTORS, "n", "expected_best", "configurations"])
+    if not len(search) or metric not in search or not {"depth", "residual"} <= set(search):
+        return pd.DataFrame(columns=columns)
     sign = 1.0 if mode == "max" else -1.0
     scale = 100.0 if metric.endswith(("acc", "error")) else 1.0
     out = []
-    for (depth, residual), rows in search.groupby(list(FACTORS)):
+    for (depth, arm), rows in search.assign(arm=arm_names(search)).groupby(["depth", "arm"]):
         values = sign * _configuration_values(rows, params, metric)
-        out += [{"depth": depth, "residual": bool(residual), "n": n, "configurations": len(values),
+        out += [{"depth": depth, "arm": arm, "n": n, "configurations": len(values),
                  "expected_best": sign * scale * expected_max(values, n)} for n in range(1, len(values) + 1)]
-    return pd.DataFrame(out, columns=[*FACTORS, "n", "expected_best", "configurations"])
+    return pd.DataFrame(out, columns=columns).sort_values(["depth", "n"], kind="stable").reset_index(drop=True)
 
 
 def still_rising(curves: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
-    """The arms whose curve gained at least RISING_PP with their last search trial: (depth, residual, gain)."""
+    """The arms whose curve gained at least RISING_PP with their last search trial: (depth, arm, gain)."""
     sign = 1.0 if mode == "max" else -1.0
     rows = []
-    for (depth, residual), c in curves.groupby(list(FACTORS)):
+    for (depth, arm), c in curves.groupby(["depth", "arm"], sort=False):
         c = c.sort_values("n")
         if len(c) >= 2 and sign * (c["expected_best"].iloc[-1] - c["expected_best"].iloc[-2]) >= RISING_PP:
-            rows.append({"depth": depth, "residual": residual, "gain": abs(c["expected_best"].iloc[-1] -
-                                                                           c["expected_best"].iloc[-2])})
-    return pd.DataFrame(rows, columns=["depth", "residual", "gain"])
-
-
-def _network(residual: bool) -> str:
-    return "residual" if residual else "plain"
+            rows.append({"depth": depth, "arm": arm, "gain": abs(c["expected_best"].iloc[-1] -
+                                                                 c["expected_best"].iloc[-2])})
+    return pd.DataFrame(rows, columns=["depth", "arm", "gain"])
 
 
 def budget_table(curves: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
-    """Depth, network, the expected best after n = 1..k trials, and whether the curve still rises at k."""
-    rising = {(r.depth, r.residual) for r in still_rising(curves, mode).itertuples()}
+    """Depth, arm, the expected best after n = 1..k trials, and whether the curve still rises at k."""
+    rising = {(r.depth, r.arm) for r in still_rising(curves, mode).itertuples()}
     rows = []
-    for (depth, residual), c in curves.groupby(list(FACTORS)):
-        row = {"Depth": int(depth), "Network": _network(residual)}
+    for (depth, arm), c in curves.groupby(["depth", "arm"], sort=False):
+        row = {"Depth": int(depth), "Arm": arm}
         row |= {f"n = {int(n)}": f"{v:.1f}" for n, v in zip(c["n"], c["expected_best"])}
-        rows.append(row | {"Still rising at k": "yes" if (depth, residual) in rising else "no"})
+        rows.append(row | {"Still rising at k": "yes" if (depth, arm) in rising else "no"})
     return pd.DataFrame(rows).fillna("–")
 
 
@@ -88,22 +94,22 @@ def tuning_note(curves: pd.DataFrame, mode: str = "max") -> str:
     rising = still_rising(curves, mode)
     if rising.empty:
         return ""
-    names = ", ".join(f"{_network(r.residual)}-{int(r.depth)} (+{r.gain:.1f} pp)" for r in rising.itertuples())
+    names = ", ".join(f"{r.arm}-{int(r.depth)} (+{r.gain:.1f} pp)" for r in rising.itertuples())
     k = int(curves["n"].max())
     return (f"More tuning could change this answer: the expected best validation score was still rising at "
             f"{k} search trials per arm for {names}.")
 
 
 def budget_figure(curves: pd.DataFrame, metric: str = "val/acc") -> Figure:
-    """One panel per depth: expected best metric against search trials n, plain and residual."""
+    """One panel per depth: expected best metric against search trials n, one line per arm (network or recipe)."""
     depths = sorted(curves["depth"].unique())
     if not depths:
         raise ValueError("no search trials with a finite metric")
     fig = Figure(figsize=(3.2 * len(depths), 3.0), layout="constrained")
     axes = fig.subplots(1, len(depths), sharey=True, squeeze=False)[0]
     for ax, depth in zip(axes, depths):
-        for residual, c in curves[curves["depth"] == depth].groupby("residual"):
-            ax.plot(c["n"], c["expected_best"], "o-", color=COLOURS[bool(residual)], label=_network(residual))
+        for i, (arm, c) in enumerate(curves[curves["depth"] == depth].groupby("arm", sort=False)):
+            ax.plot(c["n"], c["expected_best"], "o-", color=COLOURS.get(arm, CYCLE[i % len(CYCLE)]), label=arm)
         ax.set_title(f"depth {int(depth)}")
         ax.set_xlabel("search trials n")
         ax.xaxis.get_major_locator().set_params(integer=True)

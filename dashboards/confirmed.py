@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from dashboards.budget import budget_curves, tuning_note
+from dashboards.budget import arm_names, budget_curves, tuning_note
 from dashboards.stats import add_error_columns, column_or_nan, finite
 from resnet_core.config import FIELDS
 
@@ -227,9 +227,9 @@ def picks_display(trials: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     rows = trials[trials["stage"] == "confirm"]
     out = []
-    for (depth, residual), g in rows.groupby(["depth", "residual"]):
+    for (depth, arm), g in rows.assign(_arm=arm_names(rows)).groupby(["depth", "_arm"]) if len(rows) else []:
         rule = str(g["pick_rule"].iloc[0]) if "pick_rule" in g else ""
-        out.append({"Depth": int(depth), "Network": "residual" if residual else "plain", "Configuration": _config_text(g),
+        out.append({"Depth": int(depth), "Network": arm, "Configuration": _config_text(g),
                     "Picked by": PICK_RULES.get(rule, rule or "unknown"),
                     "Seeds": ", ".join(str(int(s)) for s in sorted(g["seed"])) if "seed" in g else "",
                     "Completed": f"{int((g['outcome'] == 'completed').sum())} of {len(g)}"})

@@ -22,7 +22,7 @@ from resnet_core.config import FIELDS, ConfigError, make_config
 HISTORY_KEYS = ("train/error", "train/loss", "train/acc", "val/acc", "val/loss", "train/lr")
 # Names that runs logged before every metric was `split/name` and before the hardware tag was renamed.
 OLD_METRICS = {"lr": "train/lr", "diverged": "train/diverged"}
-TRIAL_COLUMNS = ("depth", "residual", "init", "seed", "lr")  # the config a history row is drawn by
+TRIAL_COLUMNS = ("depth", "residual", "init", "seed", "lr", "recipe", "stage")  # what a history row is drawn by
 
 
 @dataclass

@@ -6,7 +6,6 @@ a figure whose data is missing (no history, every run diverged, one lr) becomes 
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 import time
@@ -18,8 +17,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from dashboards import budget, confirmed, figures, search_space, stats, verdict
+from dashboards import budget, confirmed, contrasts, figures, recipe_report, search_space, stats, verdict
 from dashboards.confirm_figure import confirm_degradation_figure
+from dashboards.html_parts import Section
+from dashboards.html_parts import figure_html as _figure_html
+from dashboards.html_parts import save_png as _save
+from dashboards.html_parts import table_html as _table
 from dashboards.load import SweepData, load_sweep, normalise_trials
 from dashboards.links import link_report
 from resnet_core.outcomes import OUTCOMES
@@ -55,13 +58,7 @@ class Inputs:
     mode: str                 # max or min
 
 
-@dataclass(frozen=True)
-class Section:
-    """One figure of the report: its file (None when skipped), title, and caption or skip note."""
-    name: str
-    title: str
-    path: str | None
-    text: str
+
 
 
 def _need(ok: bool, why: str) -> None:
@@ -136,16 +133,10 @@ FIGURES: tuple[tuple[str, str, Callable[[Inputs], Figure], str], ...] = (
 
 def clear_outputs(out_dir: str) -> None:
     """Remove files an earlier report left in out_dir, so a figure skipped now is not logged stale."""
-    for name in [f"{n}.png" for n, *_ in FIGURES] + ["confirm_degradation.png", "parallel_coordinates.html",
-                                                     "report.html"]:
+    for name in [f"{n}.png" for n, *_ in FIGURES] + recipe_report.FILES + [
+            "confirm_degradation.png", "tuning_budget.png", "parallel_coordinates.html", "report.html"]:
         if os.path.exists(os.path.join(out_dir, name)):
             os.remove(os.path.join(out_dir, name))
-
-
-def _save(fig: Figure, path: str) -> str:
-    """Write fig as a PNG at a screen-friendly resolution."""
-    fig.savefig(path, dpi=110, facecolor="white")
-    return path
 
 
 def write_figures(inp: Inputs, out_dir: str) -> list[Section]:
@@ -173,27 +164,6 @@ def write_parallel_coordinates(inp: Inputs, out_dir: str) -> str:
     fig.write_html(os.path.join(out_dir, "parallel_coordinates.html"), include_plotlyjs=True, full_html=True)
     return ('Interactive parallel coordinates of the completed trials: <a href="parallel_coordinates.html">'
             "parallel_coordinates.html</a> (a separate file beside this one, also logged under report/).")
-
-
-def _img(path: str) -> str:
-    """An <img> with the PNG embedded as a base64 data URI, so report.html is a single file."""
-    with open(path, "rb") as fh:
-        data = base64.b64encode(fh.read()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(os.path.basename(path))}">'
-
-
-def _figure_html(s: Section) -> str:
-    """A <figure> with the embedded image and caption, or a note for a skipped figure."""
-    if s.path is None:
-        return f'<h3>{html.escape(s.title)}</h3><p class="note">{html.escape(s.text)}</p>'
-    return (f'<figure id="fig-{s.name}"><h3>{html.escape(s.title)}</h3>{_img(s.path)}'
-            f"<figcaption>{html.escape(s.text)} File: {s.name}.png</figcaption></figure>")
-
-
-def _table(df: pd.DataFrame, css_class: str) -> str:
-    """A DataFrame as a scrollable HTML table, two decimals, NaN as a dash."""
-    body = df.to_html(index=False, na_rep="–", float_format="{:.2f}".format, border=0, classes=css_class)
-    return f'<div class="scroll">{body}</div>'
 
 
 def paper_section(trials: pd.DataFrame, dataset: str) -> str:
@@ -316,7 +286,14 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     trials, history = search_only(data)
     inp = Inputs(trials, history, stats.swept_params(spec, trials), params.get("metric", "val/acc"),
                  params.get("mode", "max"))
-    headline, confirm = confirm_section(everything, out_dir, inp.metric, inp.mode)
+    reference = contrasts.parse_reference(params.get("confirm_reference"))
+    if reference:  # a study with a reference arm: every other value of its factor against it
+        factors = params.get("confirm_factors", "depth").split(",")
+        headline, confirm = recipe_report.contrast_section(
+            everything, data.history, out_dir, reference, factors, inp.metric, inp.mode,
+            budget_section(everything, out_dir, inp.metric, inp.mode))
+    else:
+        headline, confirm = confirm_section(everything, out_dir, inp.metric, inp.mode)
     sections, name = write_figures(inp, out_dir), parent.data.tags.get("sweep", ref)
     dataset = spec.get("dataset") or (str(trials["dataset"].iloc[0]) if "dataset" in trials and len(trials) else "")
     parts = {"intro": html.escape(f"Sweep {name}: {len(everything)} trials on {dataset or 'unknown data'}, "

@@ -32,25 +32,22 @@ def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
 
 
 def _print_verdict(out, tracking_uri: str, experiment: str) -> None:
-    """The answer itself: the headline sentence and the training-error verdict table of the confirm runs."""
+    """The answer itself: the training-error verdict table of the confirm runs and the headline sentence."""
     from rich.table import Table
 
-    from dashboards.confirmed import compact_verdict, confirm_verdict, verdict_headline
+    from dashboards.answer import answer, has_confirm
     from dashboards.load import load_sweep
 
     data = load_sweep(experiment, tracking_uri)
-    trials, params = data.trials, data.parent.data.params
-    if "stage" not in trials or not (trials["stage"] == "confirm").any():
-        out.print("verdict: none (no confirm stage; add confirm: {seeds: 3} to the spec for one)")
-        return
-    table = Table(title="Training error, confirm runs", title_justify="left", box=None, pad_edge=False)
-    rows = compact_verdict(confirm_verdict(trials))
-    for column in rows.columns:
-        table.add_column(column, justify="right")
-    for values in rows.itertuples(index=False):
-        table.add_row(*map(str, values))
-    out.print(table)
-    out.print(verdict_headline(trials, params.get("metric", "val/acc"), params.get("mode", "max")), soft_wrap=False)
+    rows, sentence = answer(data.trials, data.parent.data.params)
+    if has_confirm(data.trials):
+        table = Table(title="Training error, confirm runs", title_justify="left", box=None, pad_edge=False)
+        for column in rows.columns:
+            table.add_column(column, justify="right")
+        for values in rows.itertuples(index=False):
+            table.add_row(*map(str, values))
+        out.print(table)
+    out.print(sentence)
 
 
 def _experiment_link(tracking_uri: str, experiment: str) -> str:

@@ -7,6 +7,8 @@ import json
 import math
 import struct
 
+from .recipes import RECIPE
+
 # Strings the trainable reports beside the metrics (where and with what it ran, from its worker, whose CPU
 # may differ from the driver's); the tracker turns them into tags.
 TAG_KEYS = ("hardware", "node_id", "hostname", "resources", "precision_used", "cpu_model", "cpu_capability",
@@ -139,9 +141,10 @@ def trial_seed(config: dict) -> int:
 def sampled_params(config: dict, fields) -> dict:
     """The config fields of a Tune config dict (drops Tune's private keys), with the trial's seed.
 
-    A confirm trial's config holds its arm's picked fields under "arm" (one grid value per arm).
+    A confirm trial's config holds its arm's picked fields under "arm" (one grid value per arm). A trial's
+    recipe name (sweeps.recipes) is kept too: sweeps.spec.trial_config expands it into its fields.
     """
     flat = {**config.get("arm", {}), **config}
-    params = {k: v for k, v in flat.items() if k in fields and k != "seed"}
+    params = {k: v for k, v in flat.items() if (k in fields or k == RECIPE) and k != "seed"}
     params["seed"] = trial_seed(config)
     return params

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from .provenance import provenance_tags
 from .spec import SpecError, SweepSpec
 from .state import Sweep, read_state, write_state  # noqa: F401  (read_state: the commands' import)
-from .storage import STATE_FILE, check_storage_path, storage_root
+from .storage import check_storage_path, storage_root
 from .tuners import make_tracker, tuner_for  # noqa: F401  (re-exported: benchmarks build sweeps by hand)
 from .urls import optuna_storage_from, tracking_uri_from
 
@@ -91,7 +91,9 @@ def open_parent_run(spec: SweepSpec, tracking_uri: str, folder: str) -> tuple[st
               "resources_per_trial": json.dumps(spec.resources_per_trial)}
     if spec.confirm:
         params |= {"confirm_seeds": spec.confirm.seeds, "confirm_factors": ",".join(spec.confirm.factors),
-                   "confirm_arms": spec.arms}
+                   "confirm_arms": spec.arms, "per_arm": spec.per_arm}
+        if spec.confirm.reference:  # dashboards.contrasts compares every other value of this factor with it
+            params["confirm_reference"] = "{}={}".format(*spec.confirm.reference)
     try:
         for key, value in params.items():
             client.log_param(run.info.run_id, key, value)

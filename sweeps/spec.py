@@ -12,6 +12,7 @@ import yaml
 from resnet_core.config import FIELDS, ConfigError, TrainConfig, make_config
 from resnet_core.train import EPOCH_METRICS
 
+from .recipes import RECIPE, RecipeError, expand, parse_recipes, recipe_fields
 from .urls import STORAGE_ENV, has_credentials, redact
 
 SEARCHES = ("optuna", "random", "grid")
@@ -43,6 +44,7 @@ class Scheduler:
 class Confirm:
     seeds: int = 3                                 # fresh seeds each picked arm configuration is retrained with
     factors: tuple[str, ...] = ("depth", "residual")  # dimensions under study; other searched fields are nuisance
+    reference: tuple | None = None                 # (factor, value) every other value is compared with, e.g. (recipe, resnet)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class SweepSpec:
     max_failures: int = 2                          # retries of a failed trial, from its last checkpoint
     checkpoint_every: int = 1                      # epochs between trial checkpoints (and one at the end)
     confirm: Confirm | None = None                 # retrain each arm's best config with fresh seeds, or no stage
+    recipes: dict = field(default_factory=dict)    # recipe name -> config fields; searched as the `recipe` dimension
     source: str = ""                               # the spec's YAML text, logged with the parent run
 
     @property
@@ -142,15 +145,49 @@ def parse_dimension(train: dict, name: str, raw, search: str) -> Dimension:
     return Dimension(kind, tuple(values))
 
 
+def parse_reference(raw, factors: list[str], space: dict[str, Dimension]) -> tuple | None:
+    """confirm.reference, e.g. {recipe: resnet}: one factor and one of its values, or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise _fail("confirm.reference", f"must name one factor and its reference value, e.g. {{recipe: resnet}}; "
+                                         f"got {raw!r}")
+    name, value = next(iter(raw.items()))
+    if name not in factors:
+        raise _fail("confirm.reference", f"{name!r} is not a confirm factor; allowed: {', '.join(factors)}")
+    values = space[name].values
+    if value not in values or isinstance(value, bool) != any(isinstance(v, bool) for v in values):
+        raise _fail(f"confirm.reference.{name}", f"{value!r} is not among the factor's values; allowed: "
+                                                 f"{', '.join(map(str, values))}")
+    return name, value
+
+
+def recipe_dimension(raw, recipes: dict[str, dict], search: str) -> Dimension:
+    """search_space.recipe: a choice (or grid) over the spec's recipe names; all of them when not given."""
+    where = f"search_space.{RECIPE}"
+    if not recipes:
+        raise _fail(where, "needs `recipes` (named bundles of config fields) in the spec")
+    kinds = ("choice", "grid") if search == "grid" else ("choice",)
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in kinds:
+        raise _fail(where, f"must be {{{next(iter(kinds))}: [recipe names]}}; got {raw!r}")
+    kind, values = next(iter(raw.items()))
+    if not isinstance(values, list) or not values or len(set(map(str, values))) != len(values):
+        raise _fail(where, f"{kind} needs a list of distinct recipe names; got {values!r}")
+    for v in values:
+        if v not in recipes:
+            raise _fail(where, f"{v!r} is not a recipe; allowed: {', '.join(recipes)}")
+    return Dimension(kind, tuple(values))
+
+
 def parse_confirm(raw, space: dict[str, Dimension]) -> Confirm | None:
     """The confirm stage, e.g. {seeds: 3, factors: [depth, residual]}; factors must be searched choices."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise _fail("confirm", f"must be a mapping with seeds and factors; got {raw!r}")
-    unknown = sorted(set(raw) - {"seeds", "factors"})
+    unknown = sorted(set(raw) - {"seeds", "factors", "reference"})
     if unknown:
-        raise _fail(f"confirm.{unknown[0]}", "unknown key; allowed: factors, seeds")
+        raise _fail(f"confirm.{unknown[0]}", "unknown key; allowed: factors, reference, seeds")
     seeds = _int("confirm.seeds", raw.get("seeds", Confirm.seeds), 2)
     factors = raw.get("factors", list(Confirm.factors))
     if not isinstance(factors, list) or not factors or not all(isinstance(f, str) for f in factors):
@@ -162,7 +199,7 @@ def parse_confirm(raw, space: dict[str, Dimension]) -> Confirm | None:
             raise _fail("confirm.factors", f"{name!r} is {space[name].kind}; a factor needs choice or grid values")
     if len(set(factors)) != len(factors):
         raise _fail("confirm.factors", f"lists a field twice; got {factors!r}")
-    return Confirm(seeds, tuple(factors))
+    return Confirm(seeds, tuple(factors), parse_reference(raw.get("reference"), factors, space))
 
 
 def nuisance_grid_size(space: dict[str, Dimension], confirm: Confirm) -> int:
@@ -242,10 +279,19 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
     raw_space = data.get("search_space")
     if not isinstance(raw_space, dict) or not raw_space:
         raise _fail("search_space", "must map at least one config field to a distribution")
-    space = {k: parse_dimension(train, k, v, search) for k, v in raw_space.items()}
+    try:
+        recipes = parse_recipes(data.get("recipes"), train)
+    except RecipeError as e:
+        raise SpecError(str(e)) from None
+    space = {k: parse_dimension(train, k, v, search) for k, v in raw_space.items() if k != RECIPE}
+    if RECIPE in raw_space or recipes:
+        space[RECIPE] = recipe_dimension(raw_space.get(RECIPE, {"choice": list(recipes)}), recipes, search)
     overlap = sorted(set(space) & set(train))
     if overlap:
         raise _fail(f"search_space.{overlap[0]}", "is also fixed under train; keep it in one place")
+    overlap = sorted(set(space) & recipe_fields(recipes))
+    if overlap:
+        raise _fail(f"search_space.{overlap[0]}", "is also set by a recipe; keep it in one place")
     mode = data.get("mode", "max")
     if mode not in MODES:
         raise _fail("mode", f"must be one of {', '.join(MODES)}; got {mode!r}")
@@ -273,7 +319,7 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
         metric=metric, mode=mode, time_budget_s=budget,
         max_failures=_int("max_failures", data.get("max_failures", 2)),
         checkpoint_every=_int("checkpoint_every", data.get("checkpoint_every", 1), 1),
-        confirm=confirm, source=source)
+        confirm=confirm, recipes=recipes, source=source)
 
 
 def resolve_spec_path(name_or_path: str) -> str:
@@ -301,4 +347,4 @@ def load_spec(name_or_path: str) -> SweepSpec:
 
 def trial_config(spec: SweepSpec, params: dict) -> TrainConfig:
     """The TrainConfig of one trial: fixed settings plus the sampled params (and its seed)."""
-    return make_config({**spec.train, **params})
+    return make_config({**spec.train, **expand(params, spec.recipes)})

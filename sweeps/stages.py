@@ -18,6 +18,7 @@ from dashboards.load import child_runs
 
 from .arms import Trial, confirm_seeds, grid_entries, pick_arms
 from .finalize import config_of
+from .recipes import RECIPE
 from .state import Sweep, write_state
 from .tuners import confirm_tuner, tuner_for
 
@@ -31,7 +32,8 @@ def search_trials(sweep: Sweep) -> list[Trial]:
             continue
         cfg = config_of(run)
         trials.append(Trial(run.data.tags.get("trial_id", run.info.run_id),
-                            {name: getattr(cfg, name) for name in spec.search_space}, cfg.seed,
+                            {name: run.data.params.get(name) if name == RECIPE else getattr(cfg, name)
+                             for name in spec.search_space}, cfg.seed,
                             run.data.tags.get("outcome", "unknown"), run.data.metrics.get(spec.metric)))
     return trials
 

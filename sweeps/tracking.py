@@ -16,6 +16,7 @@ from ray.tune import Callback
 from resnet_core.config import FIELDS, make_config
 
 from .descriptions import NOTE_TAG, trial_description
+from .recipes import RECIPE, expand
 from .results import (DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, kept_by_tune, pick_tags,
                       sampled_params, tracked_metrics)
 from .sender import Sender, configure_client
@@ -37,9 +38,10 @@ class MlflowTracker(Callback):
     """Tune callback that logs each trial to its own child run under the sweep's parent run."""
 
     def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, fixed: dict,
-                 run_tags: dict, flush_timeout_s: float = 600.0):
+                 run_tags: dict, flush_timeout_s: float = 600.0, recipes: dict | None = None):
         self.tracking_uri, self.experiment_id, self.parent_run_id = tracking_uri, experiment_id, parent_run_id
         self.fixed, self.run_tags, self.flush_timeout_s = fixed, run_tags, flush_timeout_s
+        self.recipes = recipes or {}          # recipe name -> config fields (sweeps.recipes)
         self.epochs = make_config(fixed).epochs
         self.runs: dict[str, str] = {}        # trial_id -> run_id, as far as the sender has resolved
         self.last: dict[str, dict] = {}       # trial_id -> last metrics seen (step dedupe and outcome)
@@ -55,7 +57,7 @@ class MlflowTracker(Callback):
         return {**self.__dict__, "sender": None}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({"inputs_seen": set(), **state, "restored": True})
+        self.__dict__.update({"inputs_seen": set(), "recipes": {}, **state, "restored": True})
 
     def setup(self, **info) -> None:
         configure_client()
@@ -65,12 +67,14 @@ class MlflowTracker(Callback):
         self.restored_ops = []
 
     def _config(self, trial):
-        return make_config({**self.fixed, **sampled_params(trial.config, FIELDS)})
+        return make_config({**self.fixed, **expand(sampled_params(trial.config, FIELDS), self.recipes)})
 
     def _ensure_run(self, trial) -> None:
         if trial.trial_id not in self.tags_seen:
             cfg = self._config(trial)
-            params = {**cfg.to_dict(), "trial_id": trial.trial_id}
+            recipe = sampled_params(trial.config, FIELDS).get(RECIPE)
+            params = {**cfg.to_dict(), "trial_id": trial.trial_id, **({RECIPE: recipe} if recipe else {}),
+                      **({"tat_alpha": round(cfg.tat_alpha, 6)} if cfg.tat_alpha is not None else {})}
             # Times are taken now, not when the sender gets to the write: run durations stay true.
             tags = {**self.run_tags, **pick_tags(trial.config), "trial_name": str(trial),
                     NOTE_TAG: trial_description(cfg, self.run_tags.get("stage"))}

@@ -18,7 +18,8 @@ def make_tracker(sweep: Sweep, stage: str = "search"):
     spec = sweep.spec
     return MlflowTracker(sweep.tracking_uri, sweep.experiment_id, sweep.parent_run_id, spec.train,
                          {"sweep": spec.name, "sweep_role": "trial", "stage": stage, **provenance_tags(),
-                          "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))})
+                          "torch_threads": str(max(1, int(spec.resources_per_trial["cpu"])))},
+                         recipes=spec.recipes)
 
 
 def sweep_name(sweep: Sweep) -> str:

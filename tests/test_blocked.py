@@ -112,3 +112,13 @@ def test_a_plain_trial_is_stopped_only_by_its_own_arm_rungs() -> None:
                          TrialScheduler.STOP, TrialScheduler.CONTINUE]
     shared = _feed(ASHAScheduler(metric="val/acc", mode="max", **asha), ORDER)
     assert shared[2:] == [TrialScheduler.STOP] * 3  # one shared ASHA stops every plain trial for the residual ones
+
+
+def test_dashboard_finds_one_live_study_or_one_per_arm() -> None:
+    """`resnet-sweep dashboard` serves a confirm sweep's per-arm studies (SWEEP/ARM), not a rebuilt one."""
+    from sweeps.dashboard import live_studies
+
+    assert live_studies({"s", "s/depth=20", "t"}, "s") == ["s"]
+    assert live_studies({"s/depth=56-plain", "s/depth=20-plain", "so/x", "t"}, "s") == ["s/depth=20-plain",
+                                                                                    "s/depth=56-plain"]
+    assert live_studies({"t"}, "s") == []

@@ -33,14 +33,14 @@ def _trials(values: dict) -> pd.DataFrame:
 def test_curves_per_arm_from_search_trials_only_and_the_rising_note() -> None:
     trials = _trials({(20, True): [0.9, 0.9, 0.9], (20, False): [0.2, 0.4, 0.9]})
     curves = budget_curves(trials, ["lr"], "val/acc", "max")
-    flat = curves[curves["residual"]]
+    flat = curves[curves["arm"] == "residual"]
     assert list(flat["expected_best"]) == pytest.approx([90.0, 90.0, 90.0])  # the confirm row (0.0) is not counted
     rising = still_rising(curves)
-    assert list(zip(rising["depth"], rising["residual"])) == [(20, False)]
+    assert list(zip(rising["depth"], rising["arm"])) == [(20, "plain")]
     note = tuning_note(curves)
     assert note.startswith("More tuning could change this answer") and "plain-20" in note and "residual-20" not in note
     table = budget_table(curves)
-    assert list(table.columns) == ["Depth", "Network", "n = 1", "n = 2", "n = 3", "Still rising at k"]
+    assert list(table.columns) == ["Depth", "Arm", "n = 1", "n = 2", "n = 3", "Still rising at k"]
     assert tuning_note(budget_curves(_trials({(20, True): [0.9, 0.9]}), ["lr"])) == ""
     assert len(budget_figure(curves).axes) == 1
 

@@ -17,7 +17,7 @@ from test_sweep_e2e import CLI, epochs_logged, write_spec
 
 from dashboards.confirmed import PICK_RULES, confirm_verdict
 from dashboards.load import load_sweep
-from sweeps.runner import STATE_FILE
+from sweeps.storage import STATE_FILE
 from sweeps.testing.procs import group_alive, wait_until
 from sweeps.testing.runs import checkpointed_mid_way, restores, runs_of, saved_trials
 

@@ -102,8 +102,9 @@ def test_planted_password_leaks_nowhere_and_resume_finds_the_storage(mlflow_http
             # `resnet-sweep dashboard` finds this sweep's live study in its database, rebuilding nothing.
             from sweeps.dashboard import study_source
 
-            storage, name, what = study_source("secret-smoke", mlflow_http.url, url, str(tmp_path / "rebuilt.db"))
-            assert (name, what) == (os.path.basename(sweep), "the sweep's live study")
+            storage, names, what = study_source("secret-smoke", mlflow_http.url, url, str(tmp_path / "rebuilt.db"))
+            assert (names, what) == ([os.path.basename(sweep)], "the sweep's live study")
+            name = names[0]
             assert len(storage.get_all_trials(storage.get_study_id_from_name(name))) == 4
             assert not (tmp_path / "rebuilt.db").exists()
         places = {

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
-from sweeps.spec import SPEC_DIR, SpecError, load_spec, parse_spec
+from sweeps.spec import SPEC_DIR, SpecError, load_spec, parse_spec, trial_config
 
 GOOD = {
     "name": "ok", "dataset": "synthetic", "train": {"epochs": 2},
@@ -59,6 +59,19 @@ BAD = [
     (_with(confirm={"seeds": 3, "factors": ["depth"], "arms": 2}), "confirm.arms: unknown key"),
     (_with(confirm={"seeds": 3, "factors": []}), "confirm.factors: must be a non-empty list"),
     (_with(confirm=[3]), "confirm: must be a mapping with seeds and factors"),
+    (_with(recipes={"resnet": {"residual": True, "colour": "red"}}), "recipes.resnet.colour: not a config field"),
+    (_with(recipes={"fix": {"init": "fixup", "norm": "bn"}}), "recipes.fix: init 'fixup' needs norm 'none'"),
+    (_with(recipes={"a": {"depth": 20}}), "search_space.depth: is also set by a recipe"),
+    (_with(recipes={"a": {"epochs": 3}}), "recipes.a.epochs: is also fixed under train"),
+    (_with(search_space={"recipe": {"choice": ["a"]}}), "search_space.recipe: needs `recipes`"),
+    (_with(recipes={"a": {"residual": True}}, search_space={"recipe": {"choice": ["a", "b"]}, "lr": {"choice": [0.1]}}),
+     "search_space.recipe: 'b' is not a recipe; allowed: a"),
+    (_with(recipes={"a": {"residual": True}, "b": {"residual": False}},
+           confirm={"seeds": 2, "factors": ["depth", "recipe"], "reference": {"recipe": "resnet"}}),
+     "confirm.reference.recipe: 'resnet' is not among the factor's values; allowed: a, b"),
+    (_with(recipes={"a": {"residual": True}, "b": {"residual": False}},
+           confirm={"seeds": 2, "factors": ["depth", "recipe"], "reference": {"lr": 0.1}}),
+     "confirm.reference: 'lr' is not a confirm factor; allowed: depth, recipe"),
 ]
 
 
@@ -93,7 +106,7 @@ def test_gpu_request_without_gpus_fails_before_ray(tmp_path) -> None:
 
 def test_unknown_spec_name_lists_shipped_specs(capsys) -> None:
     assert main(["run", "no-such-spec"]) == 2
-    assert "shipped: degradation, he2015_cifar10, smoke" in capsys.readouterr().err
+    assert "shipped: degradation, he2015_cifar10, rescue, smoke" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(f[:-5] for f in os.listdir(SPEC_DIR) if f.endswith(".yaml")))
@@ -175,3 +188,13 @@ def test_unreachable_tracking_server_fails_before_ray(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "tracking: cannot use MLflow at http://127.0.0.1:" in err[0]
     assert not ray.is_initialized() and not (tmp_path / "runs").exists()
+
+
+def test_a_recipe_expands_into_its_fields_and_is_a_factor() -> None:
+    spec = parse_spec(_with(recipes={"resnet": {"residual": True, "norm": "bn"}, "fixup": {"residual": True,
+                                                                                         "norm": "none", "init": "fixup"}},
+                            confirm={"seeds": 2, "factors": ["depth", "recipe"], "reference": {"recipe": "resnet"}}))
+    assert spec.search_space["recipe"].values == ("resnet", "fixup") and spec.arms == 4
+    assert spec.confirm.reference == ("recipe", "resnet") and set(spec.nuisance) == {"lr"}
+    cfg = trial_config(spec, {"depth": 8, "recipe": "fixup", "lr": 0.1})
+    assert (cfg.norm, cfg.init, cfg.residual, cfg.lr) == ("none", "fixup", True, 0.1)

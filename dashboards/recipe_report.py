@@ -1,0 +1,53 @@
+"""The report's confirm section for a study with a reference arm (e.g. recipes against the residual net)."""
+
+from __future__ import annotations
+
+import html
+import os
+
+import pandas as pd
+
+from dashboards import confirmed, contrasts, recipe_figures
+from dashboards.html_parts import Section, figure_html, save_png, table_html
+
+CONTRAST_NOTE = (
+    "From the confirm stage only: each arm's configuration, tuned by its own search trials, retrained with fresh "
+    "seeds. Each row is an arm minus the reference at the same depth, in percentage points of training error, with "
+    "its 95% Welch interval; p (Holm) is Welch's p corrected across every contrast of the table; Hedges' g is the "
+    "difference in pooled standard deviations. An arm closes the gap when the difference is not significant and "
+    f"its interval lies within ±{contrasts.CLOSE_PP:g} pp; a wider interval is inconclusive.")
+FIGURES = (
+    ("recipe_curves", "Training curves per recipe (confirm runs)", recipe_figures.recipe_curves_figure, "history",
+     "Training error per epoch of each recipe's confirm seeds: the mean, and the band from the best to the worst seed."),
+    ("recipe_gradflow", "Gradient norms per block per recipe (confirm runs)", recipe_figures.recipe_gradflow_figure,
+     "trials", "Left: the first batch's gradient, before any update (the net at initialization). Right: the last "
+     "epoch's mean. A spread of decades across blocks means vanishing or exploding gradients."),
+)
+FILES = [f"{name}.png" for name, *_ in FIGURES]
+
+
+def _figure(name: str, title: str, build, frame: pd.DataFrame | None, caption: str, out_dir: str) -> str:
+    try:
+        if frame is None or not len(frame):
+            raise ValueError("no data logged")
+        fig = Section(name, title, save_png(build(frame), os.path.join(out_dir, f"{name}.png")), caption)
+    except (ValueError, KeyError) as e:  # one missing figure is a note, not a failed report
+        fig = Section(name, title, None, f"Not drawn: {e}.")
+    return figure_html(fig)
+
+
+def contrast_section(trials: pd.DataFrame, history: pd.DataFrame | None, out_dir: str, reference: tuple[str, str],
+                     factors: list[str], metric: str, mode: str, budget_html: str) -> tuple[str, str]:
+    """(headline paragraph, confirm section): the contrasts with the reference, per-recipe figures, the picks."""
+    table = contrasts.contrast_table(trials, reference, factors)
+    if table.empty:
+        return ('<p class="note">No verdict yet: no confirm run has completed (resnet-sweep resume finishes them).'
+                "</p>", "")
+    frames = {"trials": trials, "history": history}
+    figures = "".join(_figure(name, title, build, frames[source], caption, out_dir)
+                      for name, title, build, source, caption in FIGURES)
+    body = (f"<p>{html.escape(CONTRAST_NOTE)}</p>"
+            f"{table_html(contrasts.contrast_display(table), 'confirm-verdict')}{figures}"
+            f"<h3>How each arm was picked</h3>{table_html(confirmed.picks_display(trials), 'picks')}{budget_html}")
+    sentence = contrasts.recipe_headline(trials, reference, factors, metric, mode)
+    return f'<p class="headline">{html.escape(sentence)}</p>', body
