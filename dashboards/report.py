@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
 from dashboards import budget, confirmed, contrasts, figures, recipe_report, search_space, stats, verdict
+from dashboards.answer import has_confirm
 from dashboards.confirm_figure import confirm_degradation_figure
 from dashboards.html_parts import Section
 from dashboards.html_parts import figure_html as _figure_html
@@ -275,6 +276,38 @@ def trial_devices(trials: pd.DataFrame) -> dict[str, int]:
     return dict(Counter(names).most_common())
 
 
+def search_inputs(data: SweepData) -> Inputs:
+    """What the search-stage figures read, from a sweep loaded with its history."""
+    params = data.parent.data.params
+    trials, history = search_only(data)
+    return Inputs(trials, history, stats.swept_params(data.spec, trials), params.get("metric", "val/acc"),
+                  params.get("mode", "max"))
+
+
+def report_figures(data: SweepData) -> dict[str, Figure]:
+    """The report's figures as matplotlib Figures by name (for a notebook), without files; a figure the data
+    cannot give (see the report's notes) is left out."""
+    inp, params = search_inputs(data), data.parent.data.params
+    builders: list[tuple[str, Callable[[], Figure]]] = []
+    if contrasts.parse_reference(params.get("confirm_reference")):
+        frames = {"trials": data.trials, "history": data.history}
+        builders += [(name, lambda b=build, f=frames[source]: b(f)) for name, _, build, source, _ in
+                     recipe_report.FIGURES if frames[source] is not None and len(frames[source])]
+    elif len(confirmed.confirm_verdict(data.trials)):
+        builders.append(("confirm_degradation", lambda: confirm_degradation_figure(data.trials)))
+    if has_confirm(data.trials):
+        curves = budget.budget_curves(data.trials, confirmed.swept_fields(data.trials), inp.metric, inp.mode)
+        builders.append(("tuning_budget", lambda: budget.budget_figure(curves, inp.metric)))
+    builders += [(name, lambda b=build: b(inp)) for name, _, build, _ in FIGURES]
+    out = {}
+    for name, build in builders:
+        try:
+            out[name] = build()
+        except (Skip, ValueError, KeyError, IndexError):  # the same figures the report notes as not drawn
+            continue
+    return out
+
+
 def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str:
     """Write the sweep's figures and report.html into out_dir, log them on the parent run; return the page's path."""
     data: SweepData = load_sweep(ref, tracking_uri, history=True)
@@ -283,9 +316,8 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     clear_outputs(out_dir)
     parent, params, spec = data.parent, data.parent.data.params, data.spec
     everything = data.trials  # the loader's frames are already normalised
-    trials, history = search_only(data)
-    inp = Inputs(trials, history, stats.swept_params(spec, trials), params.get("metric", "val/acc"),
-                 params.get("mode", "max"))
+    inp = search_inputs(data)
+    trials = inp.trials
     reference = contrasts.parse_reference(params.get("confirm_reference"))
     if reference:  # a study with a reference arm: every other value of its factor against it
         factors = params.get("confirm_factors", "depth").split(",")

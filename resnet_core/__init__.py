@@ -4,9 +4,10 @@ The names below load on first use (PEP 562), so that `resnet_core.config` and `r
 which the command line reads, cost no torch import.
 """
 
-import importlib
 import sys
 import types
+
+from .lazy import lazy_getattr
 
 _HOME = {"ACTIVATIONS": "activations", "build_model": "build", "ConfigError": "config", "TrainConfig": "config",
          "make_config": "config", "INITS": "inits", "ResNet": "model", "count_params": "model",
@@ -15,12 +16,7 @@ _HOME = {"ACTIVATIONS": "activations", "build_model": "build", "ConfigError": "c
 __all__ = list(_HOME)
 
 
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module 'resnet_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_getattr(__name__, _HOME)
 
 
 class _Package(types.ModuleType):

@@ -17,23 +17,12 @@ from .config import TrainConfig
 from .data import DataSet, Split, augment, load_data, normalize
 from .diagnostics import BlockGradNorms, grad_norm_metrics
 from .hardware import precision_for
+from .metric_names import EPOCH_METRICS, FINAL_METRICS, INIT_PREFIX, TAT_ALPHA  # noqa: F401  (their old home)
 from .schedules import lr_at
 
 
 # A loss this far above chance (ln 10 = 2.3) means the weights have blown up even if it is still finite.
 DIVERGED_LOSS = 1e3
-# The metrics run_epoch reports every epoch, besides `epoch` and one `grad_norm/block_i` per block (their
-# number depends on depth). A sweep may search only these: Tune needs its metric in every report.
-EPOCH_METRICS = ("train/loss", "train/acc", "train/error", "train/lr", "val/loss", "val/acc",
-                 "grad_norm/ratio_first_last", "time/epoch_s", "throughput/img_per_s")
-# Reported only on the last (or a diverged) epoch: the test split's accuracy, and the divergence flag.
-FINAL_METRICS = ("test/acc", "train/diverged")
-# Reported with the first epoch only: each block's gradient norm on the first batch, before any update.
-INIT_PREFIX = "grad_norm_init/block_"
-# Reported with the first epoch of an activation 'tat' run: the leaky slope TAT solved (TrainConfig.tat_alpha).
-TAT_ALPHA = "model/tat_alpha"
-
-
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded safely (not a plain weights file)."""
 

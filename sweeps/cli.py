@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import re
 import sys
 import typing
 
 from resnet_core.config import CHOICES, FIELDS, ConfigError, TrainConfig, field_help, make_config
+
+from .urls import mlflow_client_defaults
 
 
 class UserError(Exception):
@@ -149,12 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # MLflow draws a progress bar for every artifact download (the spec, the report's inputs): noise in a terminal.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    # A server that keeps artifacts on S3 hands MLflow 3 clients presigned S3 URLs for downloads. Those name
-    # the server's own S3 endpoint (http://minio:9000 in docker-compose.yml), which a laptop or a job pod
-    # often cannot reach; stream downloads through the server, which can. Set it to true for direct S3.
-    os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
+    mlflow_client_defaults()
     try:
         return args.func(args) or 0
     except (ConfigError, UserError) as e:

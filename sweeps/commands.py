@@ -3,95 +3,76 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 
 from resnet_core.outcomes import OUTCOMES
 
-UI_PORT = 5000  # MLflow's own default port
+from .urls import UI_PORT, ui_link, ui_server
 DASHBOARD_PORT = 8080  # optuna-dashboard's own default port
 
 
-def _print_summary(summary: dict, tracking_uri: str, experiment: str) -> None:
+def _print_summary(result) -> None:
+    """What run and resume end with: counts, stages, the best run, where to look, and the verdict."""
     from rich.console import Console
 
-    out = Console()
+    out, summary = Console(), result.summary
     counts = ", ".join(f"{summary[o]} {o}" for o in OUTCOMES)
-    out.print(f"[bold]sweep {experiment}[/bold]: {summary['trials']} trials ({counts}), "
+    out.print(f"[bold]sweep {result.experiment}[/bold]: {summary['trials']} trials ({counts}), "
               f"{summary['trial_hours']:.3f} trial-hours")
     if "stage/confirm/trials" in summary:
         out.print(f"stages: search {summary.get('stage/search/trials', 0):g} trials, "
                   f"confirm {summary['stage/confirm/trials']:g} trials (fresh seeds; the verdict uses these)")
     if summary["best_run_id"]:
         out.print(f"best run {summary['best_run_id']}: {summary['best_value']:.4f}")
-    out.print(f"MLflow: {tracking_uri}, experiment '{experiment}'  (resnet-sweep best {experiment}; "
-              f"resnet-sweep ui)")
-    out.print(f"MLflow UI: {_experiment_link(tracking_uri, experiment)}", soft_wrap=True)
-    _print_verdict(out, tracking_uri, experiment)
+    out.print(f"MLflow: {result.tracking_uri}, experiment '{result.experiment}'  (resnet-sweep best "
+              f"{result.experiment}; resnet-sweep ui)")
+    out.print(f"MLflow UI: {result.ui_url}", soft_wrap=True)
+    _print_verdict(out, result)
+    if result.report_path:
+        print(f"report: {result.report_path}")
 
 
-def _print_verdict(out, tracking_uri: str, experiment: str) -> None:
+def _print_verdict(out, result) -> None:
     """The answer itself: the training-error verdict table of the confirm runs and the headline sentence."""
     from rich.table import Table
 
-    from dashboards.answer import answer, has_confirm
-    from dashboards.load import load_sweep
-
-    data = load_sweep(experiment, tracking_uri)
-    rows, sentence = answer(data.trials, data.parent.data.params)
-    if has_confirm(data.trials):
+    rows = result.verdict
+    if len(rows.columns) and not rows.empty:
         table = Table(title="Training error, confirm runs", title_justify="left", box=None, pad_edge=False)
         for column in rows.columns:
             table.add_column(column, justify="right")
         for values in rows.itertuples(index=False):
             table.add_row(*map(str, values))
         out.print(table)
-    out.print(sentence)
+    out.print(result.headline)
 
 
 def _experiment_link(tracking_uri: str, experiment: str) -> str:
     """The UI link of the experiment: on its server, or on `resnet-sweep ui`'s default port for a local store."""
     from mlflow import MlflowClient
 
-    from .runner import ui_link
-
-    server = tracking_uri if tracking_uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{UI_PORT}"
-    return ui_link(server, MlflowClient(tracking_uri).get_experiment_by_name(experiment).experiment_id)
-
-
-def _report_after(args, experiment: str, tracking_uri: str) -> None:
-    if getattr(args, "no_report", False):
-        return
-    from dashboards.report import build_report
-
-    out = build_report(experiment, tracking_uri, os.path.join("reports", experiment))
-    print(f"report: {out}")
+    return ui_link(ui_server(tracking_uri), MlflowClient(tracking_uri).get_experiment_by_name(experiment).experiment_id)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .spec import load_spec
+    from .api import run
 
-    spec = load_spec(args.spec)  # validated before Ray starts or any run is created
-    from .runner import run_sweep, tracking_uri_from
-
-    uri = tracking_uri_from(args.tracking_uri)
-    summary = run_sweep(spec, args.address, uri, args.storage_path, args.register, args.optuna_storage,
-                        args.verbose)
-    _print_summary(summary, uri, spec.name)
-    _report_after(args, spec.name, uri)
-    return 0 if summary["running"] == 0 else 1
+    result = run(args.spec, tracking_uri=args.tracking_uri, address=args.address, storage_path=args.storage_path,
+                 optuna_storage=args.optuna_storage, register=args.register, report=not args.no_report,
+                 verbose=args.verbose)
+    _print_summary(result)
+    return 0 if result.summary["running"] == 0 else 1
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .runner import read_state, resume_sweep
-    from .storage import find_sweep
+    from .api import resume
 
-    sweep = read_state(find_sweep(args.sweep, args.storage_path))  # read once: on S3 each read is requests
-    summary = resume_sweep(sweep, args.address, args.register, args.optuna_storage, args.verbose)
-    _print_summary(summary, sweep.tracking_uri, sweep.spec.name)
-    _report_after(args, sweep.spec.name, sweep.tracking_uri)
-    return 0 if summary["running"] == 0 else 1
+    result = resume(args.sweep, address=args.address, storage_path=args.storage_path,
+                    optuna_storage=args.optuna_storage, register=args.register, report=not args.no_report,
+                    verbose=args.verbose)
+    _print_summary(result)
+    return 0 if result.summary["running"] == 0 else 1
 
 
 def cmd_best(args: argparse.Namespace) -> int:
@@ -121,7 +102,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
     from .mlflow_app import SERVER_ARGS
-    from .runner import tracking_uri_from, ui_link
+    from .urls import tracking_uri_from
 
     uri = tracking_uri_from(args.tracking_uri)
     # Our app (sweeps/mlflow_app.py): MLflow's own server whose UI opens experiments on their training runs.

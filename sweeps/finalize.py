@@ -115,7 +115,8 @@ def finalize(sweep, results, register: str | None = None) -> dict:
     summary = {"trials": len(runs), **{o: counts.get(o, 0) for o in OUTCOMES}, "trial_hours": hours,
                "best_run_id": best.info.run_id if best else None,
                "best_value": best.data.metrics[sweep.spec.metric] if best else None,
-               "running": sum(r.info.status == "RUNNING" for r in runs), **stage_metrics}
+               "running": sum(r.info.status == "RUNNING" for r in runs), **stage_metrics,
+               "parent_run_id": sweep.parent_run_id, "experiment_id": sweep.experiment_id}
     parent = client.get_run(sweep.parent_run_id)
     mlflow.set_tracking_uri(sweep.tracking_uri)
     with mlflow.start_run(run_id=sweep.parent_run_id):

@@ -1,12 +1,15 @@
 """A sweep's console: a live table of the trials under way (on a TTY), one line per finished trial, no Tune dumps.
 
 On a terminal the trials that are pending or running sit in one table redrawn in place, and each trial
-that ends leaves one line above it. Elsewhere (pipes, CI, tests) there is no redraw: one line when a
-trial starts and one when it ends. `--verbose` skips all of this and brings Tune's own output back.
+that ends leaves one line above it. In a Jupyter kernel the same lines and table are one output, updated in
+place. Elsewhere (pipes, CI, tests) there is no redraw: one line when a trial starts and one when it ends.
+`--verbose` skips all of this and brings Tune's own output back.
 """
 
 from __future__ import annotations
 
+import html
+import io
 import logging
 import os
 import sys
@@ -63,43 +66,92 @@ def trial_table(title: str, rows: list[tuple[str, dict, dict, str]], keys: list[
     return table
 
 
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython with a kernel attached); never imports IPython itself."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return getattr(shell, "kernel", None) is not None
+
+
+class NotebookView:
+    """One notebook output updated in place: the lines of the trials that ended, then the table of those under
+    way (the terminal's content, as text in a <pre>)."""
+
+    def __init__(self):
+        from IPython.display import display
+
+        self.lines: list[str] = []
+        self.table: Table | None = None
+        self.handle = display(self, display_id=True)
+
+    def _text(self) -> str:
+        out = Console(file=io.StringIO(), width=140, record=True, color_system=None, soft_wrap=True)
+        for line in self.lines:
+            out.print(Text(line))
+        if self.table is not None:
+            out.print(self.table)
+        return out.export_text()
+
+    def __repr__(self) -> str:
+        return self._text()
+
+    def _repr_html_(self) -> str:
+        return f'<pre style="font-size:12px;line-height:1.3">{html.escape(self._text())}</pre>'
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+        self.handle.update(self)
+
+    def update(self, table: Table | None) -> None:
+        self.table = table
+        self.handle.update(self)
+
+
 class SweepConsole(Callback):
-    """Tune callback that draws the sweep's trials: a live table on a TTY, plain lines elsewhere."""
+    """Tune callback that draws the sweep's trials: a live table on a TTY, one updating output in a notebook,
+    plain lines elsewhere."""
 
     def __init__(self, label: str, keys: list[str], epochs: int, live: bool | None = None):
         self.label, self.keys, self.epochs = label, keys, epochs
+        self.notebook = live is None and in_notebook()
         self.live_mode = sys.stdout.isatty() if live is None else live
         self.live: Live | None = None
+        self.view: NotebookView | None = None
         self.done: set[str] = set()
         self.started: set[str] = set()
         self.drawn_at = 0.0
         self.mid_step = False  # inside a Tune loop step: an experiment end now means the sweep crashed
 
     def __getstate__(self) -> dict:  # Tune pickles callbacks with the run config: no live display
-        return {**self.__dict__, "live": None}
+        return {**self.__dict__, "live": None, "view": None}
 
     def _say(self, line: str) -> None:
-        if self.live is not None:
+        if self.view is not None:
+            self.view.say(line)
+        elif self.live is not None:
             self.live.console.print(Text(line))
         else:
             print(line, flush=True)
 
     def setup(self, total_num_samples: int = 0, **info) -> None:
         self.done, self.started = set(), set()
+        if self.notebook:
+            self.view = NotebookView()
         self._say(f"{self.label}: {total_num_samples} trials")
-        if self.live_mode:
+        if self.live_mode and self.view is None:
             # soft_wrap: lines printed above the table (ours, the tracker's) stay one line however long
             self.live = Live(Text(""), console=Console(soft_wrap=True), refresh_per_second=4, transient=True)
             self.live.start()
 
     def _draw(self, trials) -> None:
-        if self.live is None or time.monotonic() - self.drawn_at < REFRESH_S:
+        shown = self.view or self.live
+        if shown is None or time.monotonic() - self.drawn_at < REFRESH_S:
             return
         rows = [(t.trial_id, trial_values(t.config, self.keys), progress(t.last_result, self.epochs),
                  t.status.lower()) for t in trials if t.status in ACTIVE]
         left = sum(t.status in ACTIVE for t in trials)
         title = f"{self.label}: {len(self.done)} done, {left} to go"
-        self.live.update(trial_table(title, rows, self.keys))
+        shown.update(trial_table(title, rows, self.keys))
         self.drawn_at = time.monotonic()
 
     def on_step_begin(self, iteration, trials, **info) -> None:
@@ -111,7 +163,7 @@ class SweepConsole(Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         self.started.add(trial.trial_id)
-        if self.live is None:
+        if self.live is None and self.view is None:
             values = " ".join(f"{k}={v}" for k, v in trial_values(trial.config, self.keys).items())
             self._say(f"trial {trial.trial_id} started: {values}")
 
@@ -134,6 +186,9 @@ class SweepConsole(Callback):
         if self.live is not None:
             self.live.stop()
             self.live = None
+        if self.view is not None:  # the table of trials under way goes; the lines of every trial stay
+            self.view.update(None)
+            self.view = None
 
 
 def sweep_console(spec, stage: str) -> SweepConsole:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from dataclasses import dataclass
 
 import mlflow
 from mlflow import MlflowClient
@@ -84,7 +85,44 @@ def logged_model_test_acc(client: MlflowClient, run, trainer: Trainer) -> float 
     return trainer.evaluate(trainer.data.test)[1] if trainer.data.test is not None else None
 
 
-def reproduce(target: str, tracking_uri: str, device: str, tolerance: float | None) -> int:
+@dataclass(frozen=True)
+class Reproduction:
+    """A logged run retrained locally: per-epoch metrics as logged and as reproduced, their largest differences."""
+    run_id: str
+    logged: dict[int, dict[str, float]]      # epoch -> {metric: value}, as logged in MLflow
+    reproduced: dict[int, dict[str, float]]  # the same, retrained here
+    worst: dict[str, float]                  # metric -> largest |logged - reproduced| over the epochs both have
+    tolerance: float
+    model_test_acc: float | None             # test/acc of the sweep's logged best model, when this run is it
+    logged_test_acc: float | None
+
+    @property
+    def max_abs_diff(self) -> float:
+        """The largest difference of any metric at any epoch (0.0 means bit-identical metrics)."""
+        return max(self.worst.values(), default=0.0)
+
+    @property
+    def model_matches(self) -> bool:
+        """Whether the logged model scores the logged test/acc (True when this run has no logged model)."""
+        if self.model_test_acc is None:
+            return True
+        return self.logged_test_acc is not None and abs(self.model_test_acc - self.logged_test_acc) <= max(
+            self.tolerance, 1e-9)
+
+    @property
+    def ok(self) -> bool:
+        """Reproduced: every metric within the tolerance at every epoch, and the logged model matches."""
+        return bool(self.worst) and self.max_abs_diff <= self.tolerance and self.model_matches
+
+    def __repr__(self) -> str:
+        word = "reproduced" if self.ok else "NOT reproduced"
+        return (f"<Reproduction of run {self.run_id}: {word}, largest difference {self.max_abs_diff:.3g} "
+                f"(tolerance {self.tolerance:g})>")
+
+
+def reproduce_run(target: str, tracking_uri: str, device: str = "cpu", tolerance: float | None = None) -> Reproduction:
+    """Retrain a run (an id, a sweep's best, or a registered model's trial) here with its seed, log the retraining
+    as a `reproduction` run, and compare it epoch by epoch with what was logged."""
     import torch
 
     client = MlflowClient(tracking_uri)
@@ -109,25 +147,30 @@ def reproduce(target: str, tracking_uri: str, device: str, tolerance: float | No
         worst = compare(logged, reproduced)
         model_acc = logged_model_test_acc(client, run, trainer)
         mlflow.log_metric("reproduce/max_abs_diff", max(worst.values(), default=0.0))
-    return _print(run, logged, reproduced, worst, model_acc, tol)
+    return Reproduction(run.info.run_id, logged, reproduced, worst, tol, model_acc, run.data.metrics.get("test/acc"))
 
 
-def _print(run, logged, reproduced, worst, model_acc, tol) -> int:
-    epoch = max(set(logged) & set(reproduced), default=None)
-    table = Table(title=f"run {run.info.run_id}: logged vs reproduced (epoch {epoch})")
+def reproduce(target: str, tracking_uri: str, device: str, tolerance: float | None) -> int:
+    """resnet-sweep reproduce: retrain, print the comparison; exit code 0 when reproduced."""
+    result = reproduce_run(target, tracking_uri, device, tolerance)
+    print_reproduction(result)
+    return 0 if result.ok else 1
+
+
+def print_reproduction(r: Reproduction) -> None:
+    """The logged-versus-reproduced table at the last common epoch, the logged model's check, and the verdict."""
+    epoch = max(set(r.logged) & set(r.reproduced), default=None)
+    table = Table(title=f"run {r.run_id}: logged vs reproduced (epoch {epoch})")
     for col in ("metric", "logged", "reproduced", "max |diff| over epochs"):
         table.add_column(col, justify="right")
-    for key in sorted(worst):
+    for key in sorted(r.worst):
         if not key.startswith("grad_norm/block_"):
-            table.add_row(key, f"{logged[epoch].get(key, float('nan')):.6g}",
-                          f"{reproduced[epoch].get(key, float('nan')):.6g}", f"{worst[key]:.3g}")
+            table.add_row(key, f"{r.logged[epoch].get(key, float('nan')):.6g}",
+                          f"{r.reproduced[epoch].get(key, float('nan')):.6g}", f"{r.worst[key]:.3g}")
     Console(width=120).print(table)
-    ok = bool(worst) and max(worst.values()) <= tol
-    if model_acc is not None:
-        logged_acc = run.data.metrics.get("test/acc")
-        match = logged_acc is not None and abs(model_acc - logged_acc) <= max(tol, 1e-9)
-        print(f"logged model: test/acc {model_acc:.4f} (logged {logged_acc:.4f}) {'matches' if match else 'DIFFERS'}")
-        ok = ok and match
-    print(f"{'reproduced' if ok else 'NOT reproduced'}: largest difference {max(worst.values(), default=0):.3g} "
-          f"(tolerance {tol:g})")
-    return 0 if ok else 1
+    if r.model_test_acc is not None:
+        logged = "none" if r.logged_test_acc is None else f"{r.logged_test_acc:.4f}"
+        print(f"logged model: test/acc {r.model_test_acc:.4f} (logged {logged}) "
+              f"{'matches' if r.model_matches else 'DIFFERS'}")
+    print(f"{'reproduced' if r.ok else 'NOT reproduced'}: largest difference {r.max_abs_diff:.3g} "
+          f"(tolerance {r.tolerance:g})")

@@ -13,14 +13,11 @@ from .spec import SpecError, SweepSpec
 from .state import Sweep, read_state, write_state  # noqa: F401  (read_state: the commands' import)
 from .storage import check_storage_path, storage_root
 from .tuners import make_tracker, tuner_for  # noqa: F401  (re-exported: benchmarks build sweeps by hand)
-from .urls import optuna_storage_from, tracking_uri_from
+from .urls import optuna_storage_from, tracking_uri_from, ui_link  # noqa: F401  (ui_link: its old home)
 
 # The experiment tag MLflow's UI keeps its experiment kind in; "custom_model_development" is its model-training
 # kind, so a UI that lands by kind opens the training runs rather than an empty GenAI overview (issue 15).
 EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
-# MLflow 3.17's UI ignores that tag when it opens an experiment: the page follows the browser's GenAI / Model
-# training switch (localStorage, GenAI when unset) unless the link names the view, so our links name it.
-TRAINING_VIEW = "workflowType=machine_learning"
 
 
 def check_gpus(spec: SweepSpec, cluster_gpus: float) -> None:
@@ -63,11 +60,6 @@ def start_ray(address: str | None, verbose: bool = True) -> float:
     else:
         ray.init(include_dashboard=False, log_to_driver=True, **quiet)
     return float(ray.cluster_resources().get("GPU", 0))
-
-
-def ui_link(server_url: str, experiment_id: str) -> str:
-    """The MLflow UI link that opens an experiment on its training runs in any browser."""
-    return f"{server_url.rstrip('/')}/#/experiments/{experiment_id}?{TRAINING_VIEW}"
 
 
 def training_experiment(client: MlflowClient, name: str) -> str:

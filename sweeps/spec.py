@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from resnet_core.config import FIELDS, ConfigError, TrainConfig, make_config
-from resnet_core.train import EPOCH_METRICS
+from resnet_core.metric_names import EPOCH_METRICS
 
 from .recipes import RECIPE, RecipeError, expand, parse_recipes, recipe_fields
 from .urls import STORAGE_ENV, has_credentials, redact

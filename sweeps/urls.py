@@ -1,4 +1,4 @@
-"""Database URLs that may hold a password: detect it, mask it, and find the Optuna storage URL (no imports)."""
+"""URLs: database URLs that may hold a password (detect, mask), the Optuna storage URL, MLflow UI links (no imports)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,35 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 STORAGE_ENV = "OPTUNA_STORAGE"
 MASK = "***"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
+UI_PORT = 5000  # MLflow's own default port, where `resnet-sweep ui` serves a local store
+# MLflow 3.17's UI ignores the experiment's kind tag when it opens an experiment: the page follows the browser's
+# GenAI / Model training switch (localStorage, GenAI when unset) unless the link names the view, so our links name it.
+TRAINING_VIEW = "workflowType=machine_learning"
 
 
 def tracking_uri_from(flag: str | None) -> str:
     """The --tracking-uri flag, else $MLFLOW_TRACKING_URI, else the local default."""
     return flag or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def mlflow_client_defaults() -> None:
+    """The MLflow client settings of the command line and the API (each only where the user set none)."""
+    # MLflow draws a progress bar for every artifact download (the spec, the report's inputs): noise in a terminal.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # A server that keeps artifacts on S3 hands MLflow 3 clients presigned S3 URLs for downloads. Those name
+    # the server's own S3 endpoint (http://minio:9000 in docker-compose.yml), which a laptop or a job pod
+    # often cannot reach; stream downloads through the server, which can. Set it to true for direct S3.
+    os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
+
+
+def ui_link(server_url: str, experiment_id: str) -> str:
+    """The MLflow UI link that opens an experiment on its training runs in any browser."""
+    return f"{server_url.rstrip('/')}/#/experiments/{experiment_id}?{TRAINING_VIEW}"
+
+
+def ui_server(tracking_uri: str) -> str:
+    """Where a tracking URI's UI is: the server itself, or `resnet-sweep ui`'s default port for a local store."""
+    return tracking_uri if tracking_uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{UI_PORT}"
 
 
 def _password_keys(query: str) -> list[str]:

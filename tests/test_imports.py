@@ -77,3 +77,15 @@ def test_command_line_and_best_load_only_what_they_need() -> None:
     """`resnet-sweep --help` loads none of the heavy libraries; `best` reads MLflow without torch, Ray or plots."""
     assert _loaded("sweeps.cli, resnet_core.config, resnet_core.outcomes") == set()
     assert _loaded("sweeps.cli, sweeps.commands, sweeps.best, sweeps.urls, dashboards.load") == {"mlflow", "pandas"}
+
+
+def test_import_sweeps_loads_nothing_heavy_until_a_function_needs_it() -> None:
+    """`import sweeps` (the Python API) and validating a spec load none of torch, Ray, Optuna or MLflow."""
+    assert _loaded("sweeps") == set()
+    code = ("import sys, sweeps\ntry:\n    sweeps.run({'name': 'x', 'search': 'bogus'})\nexcept sweeps.SpecError:\n"
+            "    pass\nprint(' '.join(m for m in ('torch', 'ray', 'optuna', 'mlflow') if m in sys.modules))")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == []

@@ -1,0 +1,169 @@
+"""SweepResult: one sweep as read back from MLflow, for a notebook or a script (what `sweeps.run` returns)."""
+
+from __future__ import annotations
+
+import html
+import os
+from functools import cached_property
+
+import pandas as pd
+
+from .urls import ui_link, ui_server
+
+
+class SweepResult:
+    """A sweep in MLflow: its trials, per-epoch histories, confirm verdict and headline, figures and report.
+
+    Made by `sweeps.run`, `sweeps.resume` or `sweeps.load`; everything is read from the tracking server, so a
+    result loaded in another process (or on another machine) holds the same trials and the same verdict.
+    """
+
+    def __init__(self, ref: str, tracking_uri: str, summary: dict | None = None):
+        """Load the sweep `ref` (a parent run id, an experiment name for its newest sweep, or a sweep name)."""
+        from dashboards.load import load_sweep
+
+        self.tracking_uri = tracking_uri
+        self._data = load_sweep(ref, tracking_uri)
+        self._summary = summary
+        self._history: dict[str, pd.DataFrame] = {}
+        self.report_path: str | None = None  # set by report(), and by run/resume unless report=False
+
+    @property
+    def parent_run_id(self) -> str:
+        """The MLflow run that holds the sweep: its spec, summary, report and best model; trials are its children."""
+        return self._data.parent.info.run_id
+
+    @property
+    def experiment(self) -> str:
+        """The sweep's MLflow experiment, named after its spec."""
+        return self._data.parent.data.tags.get("sweep", "")
+
+    @property
+    def experiment_id(self) -> str:
+        return self._data.parent.info.experiment_id
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The sweep's settings as logged on its parent run (metric, mode, search, confirm_seeds, ...)."""
+        return dict(self._data.parent.data.params)
+
+    @property
+    def spec(self) -> dict:
+        """The sweep spec as logged on the parent run (spec.yaml, parsed)."""
+        return dict(self._data.spec)
+
+    @cached_property
+    def trials(self) -> pd.DataFrame:
+        """One row per trial run: run_id, trial_id, stage (search or confirm), outcome, config fields, and the
+        final value of every metric (plus best/val/acc), ordered by start time."""
+        front = ["run_id", "trial_id", "stage", "outcome"]
+        t = self._data.trials
+        if not len(t):
+            return pd.DataFrame(columns=front)
+        t = t.sort_values(["start_time", "run_id"], kind="stable").reset_index(drop=True)
+        return t[front + [c for c in t.columns if c not in front]]
+
+    def history(self, metric: str = "train/error") -> pd.DataFrame:
+        """Per-epoch values of one metric, one row per (trial run, epoch): run_id, epoch, the metric, and the
+        trial's depth, residual, init, seed, lr, recipe and stage."""
+        if metric not in self._history:
+            from mlflow import MlflowClient
+
+            from dashboards.load import history_frame, join_trial_columns
+
+            frame = history_frame(MlflowClient(self.tracking_uri), list(self.trials["run_id"]), [metric])
+            if metric not in frame:
+                raise KeyError(f"metric: no trial of sweep {self.experiment!r} logged {metric!r}")
+            frame = join_trial_columns(frame, self._data.trials)
+            self._history[metric] = frame.sort_values(["run_id", "epoch"]).reset_index(drop=True)
+        return self._history[metric].copy()
+
+    @cached_property
+    def _answer(self) -> tuple[pd.DataFrame, str]:
+        from dashboards.answer import answer
+
+        return answer(self._data.trials, self._data.parent.data.params)
+
+    @property
+    def verdict(self) -> pd.DataFrame:
+        """The compact confirm verdict: per depth (or arm), each side's training error, the difference with its 95%
+        interval, and p (Holm); empty for a sweep without a confirm stage."""
+        return self._answer[0].copy()
+
+    @property
+    def headline(self) -> str:
+        """The verdict in one sentence, as the report and the terminal give it."""
+        return self._answer[1]
+
+    @property
+    def summary(self) -> dict:
+        """Counts by outcome, trial-hours and the best run: what the sweep ended with."""
+        if self._summary is not None:
+            return dict(self._summary)
+        from resnet_core.outcomes import OUTCOMES
+
+        t, metrics = self._data.trials, self._data.parent.data.metrics
+        outcome = t["outcome"] if len(t) else pd.Series(dtype=str)
+        best = self._data.parent.data.tags.get("best_run_id")
+        return {"trials": len(t), **{o: int((outcome == o).sum()) for o in OUTCOMES},
+                "trial_hours": metrics.get("trial_hours", 0.0), "best_run_id": best,
+                "best_value": metrics.get(f"best/{self.params.get('metric', 'val/acc')}"),
+                "running": int((t["status"] == "RUNNING").sum()) if len(t) else 0,
+                "parent_run_id": self.parent_run_id, "experiment_id": self.experiment_id}
+
+    def best(self) -> pd.Series:
+        """The best trial's row of `trials`: the one the sweep picked (its best_run_id), else the best completed
+        run of the last stage by the sweep's metric."""
+        t = self.trials
+        picked = self._data.parent.data.tags.get("best_run_id")
+        if picked in set(t["run_id"]):
+            return t[t["run_id"] == picked].iloc[0]
+        metric, mode = self.params.get("metric", "val/acc"), self.params.get("mode", "max")
+        last = t[t["stage"] == ("confirm" if (t["stage"] == "confirm").any() else "search")]
+        done = last[(last["outcome"] == "completed") & last.get(metric, pd.Series(dtype=float)).notna()]
+        if done.empty:
+            from .spec import SpecError
+
+            raise SpecError(f"experiment: sweep {self.experiment!r} has no completed trial with {metric}")
+        return done.sort_values(metric, ascending=(mode == "min")).iloc[0]
+
+    def reproduce(self, run_id: str | None = None, device: str = "cpu", tolerance: float | None = None):
+        """Retrain a trial (default: the best) here with its seed and compare it epoch by epoch with MLflow; the
+        retraining is logged as a `reproduction` run. Returns a Reproduction (.max_abs_diff, .ok)."""
+        from .reproduce import reproduce_run
+
+        return reproduce_run(run_id or self.best()["run_id"], self.tracking_uri, device, tolerance)
+
+    def report(self, out: str | None = None) -> str:
+        """Write the HTML report and its figures into out (default reports/EXPERIMENT), log them on the parent
+        run under report/, and return the page's path."""
+        from dashboards.report import build_report
+
+        self.report_path = build_report(self.parent_run_id, self.tracking_uri,
+                                        out or os.path.join("reports", self.experiment))
+        return self.report_path
+
+    @cached_property
+    def figures(self) -> dict[str, object]:
+        """The report's figures as matplotlib Figures by name (degradation, training_curves, gradient_flow, ...,
+        and confirm_degradation and tuning_budget for a sweep with a confirm stage); each one shows inline."""
+        from dashboards.load import load_sweep
+        from dashboards.report import report_figures
+
+        return report_figures(load_sweep(self.parent_run_id, self.tracking_uri, history=True))
+
+    @property
+    def ui_url(self) -> str:
+        """The MLflow UI page of the sweep's experiment, on its training runs (a local store: `resnet-sweep ui`)."""
+        return ui_link(ui_server(self.tracking_uri), self.experiment_id)
+
+    def __repr__(self) -> str:
+        return f"<SweepResult {self.experiment}: {len(self.trials)} trials, parent run {self.parent_run_id}>"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the headline, the verdict table and the MLflow link."""
+        table = self.verdict.to_html(index=False, border=0) if len(self.verdict) else ""
+        return (f"<div><p><b>Sweep {html.escape(self.experiment)}</b>: {len(self.trials)} trials, parent run "
+                f"<code>{self.parent_run_id}</code></p><p><b>{html.escape(self.headline)}</b></p>{table}"
+                f'<p>MLflow: <a href="{html.escape(self.ui_url)}" target="_blank">{html.escape(self.ui_url)}</a></p>'
+                "</div>")
