@@ -9,7 +9,9 @@ set -eu
 : "${MLFLOW_AUTH_ADMIN_PASSWORD:?set MLFLOW_TRACKING_PASSWORD in .env}"
 : "${MLFLOW_FLASK_SERVER_SECRET_KEY:?set MLFLOW_FLASK_SERVER_SECRET_KEY in .env}"
 
-db="postgresql://${POSTGRES_USER:-sweeps}:${POSTGRES_PASSWORD}@${POSTGRES_HOST:-postgres}:5432"
+# postgresql+psycopg2: SQLAlchemy 2.1 made psycopg (3) the default driver of postgresql://, and the image
+# has psycopg2 (docker/mlflow.Dockerfile), so a bare postgresql:// fails with "No module named psycopg".
+db="postgresql+psycopg2://${POSTGRES_USER:-sweeps}:${POSTGRES_PASSWORD}@${POSTGRES_HOST:-postgres}:5432"
 # mlflow server reads --backend-store-uri from this variable, which keeps it out of `ps`.
 export MLFLOW_BACKEND_STORE_URI="$db/mlflow"
 export MLFLOW_AUTH_CONFIG_PATH=/tmp/mlflow/basic_auth.ini

@@ -81,10 +81,12 @@ standins() {
     timed "stand-in prometheus" docker build -q -t prom/prometheus:v3.5.0 -f "$s/prometheus.Dockerfile" "$s"
 }
 
+compose_build() { DOCKER_BUILDKIT=0 compose build; }
+
 project_images() {
     say "The project's Dockerfile and docker/mlflow.Dockerfile, unchanged, on the stand-ins"
     # The classic builder reads FROM images from the local store; it never asks a registry for a tag it has.
-    timed "project images (compose build)" env DOCKER_BUILDKIT=0 compose build
+    timed "project images (compose build)" compose_build
 }
 
 make_env() {
@@ -115,6 +117,7 @@ free_ports() {
 
 up() {
     say "docker compose up -d --wait (ray-worker x$WORKERS)"
+    compose --profile no-standin down -v --remove-orphans >/dev/null 2>&1  # a stack left by --keep
     free_ports
     timed "time to healthy (up -d --wait)" compose up -d --wait --scale "ray-worker=$WORKERS"
     compose ps -a --format 'table {{.Service}}\t{{.State}}\t{{.Status}}'
@@ -137,10 +140,10 @@ down() {
 
 case "${1:-all}" in
     down) down ;;
-    build) mkdir -p "$STATE"; : >"$FIGURES"; engine; standins; project_images ;;
+    build) mkdir -p "$STATE"; : >"$FIGURES"; engine; standins; make_env; project_images ;;
     all|--keep)
         mkdir -p "$STATE"; : >"$FIGURES"
-        engine; standins; project_images; make_env; up; checks
+        engine; standins; make_env; project_images; up; checks
         [ "${1:-}" = --keep ] || down ;;
     *) echo "usage: $0 [--keep|build|down]" >&2; exit 2 ;;
 esac
