@@ -152,7 +152,8 @@ def check_smoke(topo: Topology) -> None:
     t0 = time.monotonic()
     done = ray_submit(["run", "smoke"])
     wall = time.monotonic() - t0
-    assert done.returncode == 0 and "SUCCEEDED" in done.stdout, done.stdout[-4000:] + done.stderr[-3000:]
+    assert done.returncode == 0 and re.search(r"Job 'raysubmit_\w+' succeeded", done.stdout + done.stderr), \
+        done.stdout[-4000:] + done.stderr[-3000:]
     audit = check_exactly_once(topo, "smoke", 4, 2)
     figure("smoke job (ray job submit ... resnet-sweep run smoke)", wall_s=round(wall, 1), **audit)
     uri = topo.sweep_uri("smoke")
@@ -212,10 +213,9 @@ def wait_for_epoch(topo: Topology, name: str, at_least: int, timeout_s: float = 
 
 def worker_containers() -> dict[str, str]:
     """Ray node id -> container name of every running ray-worker, matched on the compose network address."""
-    from ray.util.state import list_nodes
-
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=ENV["RAY_AUTH_TOKEN"])
-    by_ip = {n.node_ip: n.node_id for n in list_nodes(address=DASHBOARD) if n.state == "ALIVE"}
+    listed = subprocess.run([os.path.join(BIN, "ray"), "list", "nodes", "--address", DASHBOARD, "--format", "json"],
+                            capture_output=True, text=True, env=user_env(), timeout=60, check=True).stdout
+    by_ip = {n["node_ip"]: n["node_id"] for n in json.loads(listed) if n["state"] == "ALIVE"}
     out = {}
     for name in compose("ps", "--format", "{{.Name}}", "ray-worker").split():
         ip = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
@@ -227,7 +227,7 @@ def worker_containers() -> dict[str, str]:
 
 def fault_worker_killed(topo: Topology) -> None:
     """docker kill of the worker that runs the furthest trial: it resumes from its S3 checkpoint elsewhere."""
-    name, epochs = "compose_worker_kill", 12
+    name, epochs = f"compose_worker_kill_{time.strftime('%H%M%S')}", 12
     job_id = submit_fault_sweep(topo, name, epochs)
     victim = None
     deadline = time.monotonic() + 300
@@ -258,7 +258,7 @@ def fault_worker_killed(topo: Topology) -> None:
 
 def fault_postgres_restarted(topo: Topology) -> None:
     """docker restart of PostgreSQL mid-sweep: MLflow's and Optuna's store comes back, nothing is lost."""
-    name, epochs = "compose_pg_restart", 12
+    name, epochs = f"compose_pg_restart_{time.strftime('%H%M%S')}", 12
     job_id = submit_fault_sweep(topo, name, epochs)
     wait_for_epoch(topo, name, 3)
     t0 = time.monotonic()
