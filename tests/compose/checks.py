@@ -233,7 +233,8 @@ def fault_worker_killed(topo: Topology) -> None:
     deadline = time.monotonic() + 300
     while victim is None and time.monotonic() < deadline:  # a trial on a worker past its epoch-2 checkpoint
         workers = worker_containers()
-        on_workers = [r for r in wait_for_epoch(topo, name, 3) if r.data.tags.get("node_id") in workers]
+        on_workers = [r for r in wait_for_epoch(topo, name, 3)
+                      if r.data.tags.get("node_id") in workers and r.data.metrics.get("epoch", 0) >= 3]
         if on_workers:
             lead = max(on_workers, key=lambda r: r.data.metrics.get("epoch", 0))
             node = lead.data.tags["node_id"]
