@@ -85,7 +85,9 @@ class NotebookView:
         self.handle = display(self, display_id=True)
 
     def _text(self) -> str:
-        out = Console(file=io.StringIO(), width=140, record=True, color_system=None, soft_wrap=True)
+        # force_jupyter off: in a kernel rich would display this console's output itself, once per print
+        out = Console(file=io.StringIO(), width=140, record=True, color_system=None, soft_wrap=True,
+                      force_jupyter=False)
         for line in self.lines:
             out.print(Text(line))
         if self.table is not None:
@@ -242,6 +244,8 @@ def quiet_logs() -> None:
     # We snapshot the experiment every 2 s on purpose (runner.execute); Tune warns about that each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    # In a notebook Ray says at INFO, on each repr it would draw as a widget, that ipywidgets is missing.
+    logging.getLogger("ray.widgets").setLevel(logging.WARNING)
     # One line per error: the console prints the trial's error; Tune's record would add its whole traceback.
     _drop("ray.tune.execution.tune_controller", "Trial task failed")
     # Only the "enabled" notice: the warning that a cluster runs *without* token auth stays.

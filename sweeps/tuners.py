@@ -60,6 +60,9 @@ def run_config(sweep: Sweep, folder: str, stage: str, tracker=None):
         # loggers after ours otherwise, and they would see the trimmed result).
         callbacks=[tracker or make_tracker(sweep, stage), JsonLoggerCallback(), TrimKeptResults(),
                    *console_for(sweep, stage)],
+        # In a notebook Tune would pick its Jupyter reporter, which displays an (empty) HTML output even at
+        # verbose 0; our console draws the trials, so Tune gets its terminal reporter, silent at verbose 0.
+        progress_reporter=None if sweep.verbose else tune.CLIReporter(),
         verbose=1 if sweep.verbose else 0)
 
 

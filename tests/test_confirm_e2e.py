@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
+from test_api import load_elsewhere
 from test_sweep_e2e import CLI, epochs_logged, write_spec
 
+import sweeps
 from dashboards.confirmed import PICK_RULES, confirm_verdict
 from dashboards.load import load_sweep
 from sweeps.storage import STATE_FILE
@@ -94,6 +96,17 @@ def test_verdict_numbers_equal_scipy_on_the_same_runs(confirmed) -> None:
     page = (folder / "reports" / "csmoke" / "report.html").read_text()
     assert '<p class="headline">' in page and 'class="dataframe confirm-verdict"' in page
     assert "How each arm was picked" in page and "Search runs, per init" in page
+
+
+def test_api_load_from_a_new_process_gives_the_same_trials_and_verdict(confirmed) -> None:
+    """sweeps.load here and in a fresh interpreter: the same run ids, the same verdict table and headline, and
+    they are what the command line printed."""
+    uri, _, stdout = confirmed
+    here, there = sweeps.load("csmoke", tracking_uri=uri), load_elsewhere("csmoke", uri)
+    assert len(here.verdict) == 2 and there["verdict"] == here.verdict.to_json()
+    assert there["run_ids"] == list(here.trials["run_id"]) and len(there["run_ids"]) == 4 + 4 * SEEDS
+    assert there["headline"] == here.headline and here.headline.split(":")[0] in stdout
+    assert set(here.figures) >= {"confirm_degradation", "tuning_budget", "degradation"}
 
 
 def _checkpointed_mid_way(results: Path) -> bool:
