@@ -120,7 +120,7 @@ class SweepResult:
             return t[t["run_id"] == picked].iloc[0]
         metric, mode = self.params.get("metric", "val/acc"), self.params.get("mode", "max")
         last = t[t["stage"] == ("confirm" if (t["stage"] == "confirm").any() else "search")]
-        done = last[(last["outcome"] == "completed") & last.get(metric, pd.Series(dtype=float)).notna()]
+        done = last[last["outcome"] == "completed"].dropna(subset=[metric]) if metric in last else last.iloc[:0]
         if done.empty:
             from .spec import SpecError
 

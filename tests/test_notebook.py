@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -39,18 +38,10 @@ def executed(tmp_path_factory):
     """The notebook run in a fresh kernel, in its own folder, tracked on its own server (its own smoke sweep)."""
     folder = tmp_path_factory.mktemp("notebook")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    with mlflow_server(str(folder / "mlflow")) as server:
-        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
-        os.environ["MLFLOW_TRACKING_URI"] = server.url  # the kernel inherits this environment
-        os.environ.pop("RAY_ADDRESS", None)
-        try:
-            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with mlflow_server(str(folder / "mlflow")) as server, pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_URI", server.url)  # the kernel inherits this environment
+        env.delenv("RAY_ADDRESS", raising=False)
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     return nb
 
 
