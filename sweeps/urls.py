@@ -9,6 +9,9 @@ STORAGE_ENV = "OPTUNA_STORAGE"
 MASK = "***"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own local default, in the working folder
 UI_PORT = 5000  # MLflow's own default port, where `resnet-sweep ui` serves a local store
+# Where people open the UI when that is not the tracking URI: a driver in a container tracks to http://mlflow:5000,
+# which only the compose network resolves, while the browser on the host opens http://127.0.0.1:5000.
+UI_URL_ENV = "RESNET_SWEEP_UI_URL"
 # MLflow 3.17's UI ignores the experiment's kind tag when it opens an experiment: the page follows the browser's
 # GenAI / Model training switch (localStorage, GenAI when unset) unless the link names the view, so our links name it.
 TRAINING_VIEW = "workflowType=machine_learning"
@@ -35,7 +38,9 @@ def ui_link(server_url: str, experiment_id: str) -> str:
 
 
 def ui_server(tracking_uri: str) -> str:
-    """Where a tracking URI's UI is: the server itself, or `resnet-sweep ui`'s default port for a local store."""
+    """Where a tracking URI's UI is: $RESNET_SWEEP_UI_URL, else the server itself, else `resnet-sweep ui`'s port."""
+    if os.environ.get(UI_URL_ENV):
+        return os.environ[UI_URL_ENV]
     return tracking_uri if tracking_uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{UI_PORT}"
 
 

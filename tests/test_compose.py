@@ -154,6 +154,18 @@ def test_ray_nodes_use_gcs_port_6380():
     assert "--address=ray-head:6380" in command_text(SERVICES["ray-worker"])
 
 
+def test_ray_head_offers_no_cpus_to_trials():
+    # Trials run on workers only, so a trial whose worker dies moves to another worker (tests/compose/up.sh).
+    assert "--num-cpus=0" in command_text(SERVICES["ray-head"])
+    assert "--num-cpus" not in command_text(SERVICES["ray-worker"])
+
+
+@pytest.mark.parametrize("name", RAY_NODES)
+def test_ray_nodes_link_the_ui_the_host_opens(name):
+    # The driver's MLflow links name the published port, not the compose network's http://mlflow:5000.
+    assert env_of(SERVICES[name]).get("RESNET_SWEEP_UI_URL") == "http://127.0.0.1:5000"
+
+
 @pytest.mark.parametrize("name", RAY_NODES)
 def test_ray_nodes_use_token_auth(name):
     env = env_of(SERVICES[name])

@@ -39,3 +39,14 @@ def test_sweep_experiment_carries_the_training_kind(tmp_path, before: dict | Non
 
 def test_ui_link_names_the_training_view() -> None:
     assert ui_link("http://mlflow:5000/", "7") == "http://mlflow:5000/#/experiments/7?workflowType=machine_learning"
+
+
+def test_ui_url_env_names_where_the_browser_opens_the_ui(monkeypatch) -> None:
+    # A driver in a container tracks to http://mlflow:5000, which the host's browser cannot resolve.
+    from sweeps.urls import UI_URL_ENV, ui_server
+
+    assert ui_server("http://mlflow:5000") == "http://mlflow:5000"
+    assert ui_server("sqlite:///mlflow.db") == "http://127.0.0.1:5000"
+    monkeypatch.setenv(UI_URL_ENV, "http://127.0.0.1:5000")
+    assert ui_server("http://mlflow:5000") == "http://127.0.0.1:5000"
+    assert ui_server("sqlite:///mlflow.db") == "http://127.0.0.1:5000"

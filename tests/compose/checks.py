@@ -155,7 +155,10 @@ def check_smoke(topo: Topology) -> None:
     assert done.returncode == 0 and re.search(r"Job 'raysubmit_\w+' succeeded", done.stdout + done.stderr), \
         done.stdout[-4000:] + done.stderr[-3000:]
     audit = check_exactly_once(topo, "smoke", 4, 2)
-    figure("smoke job (ray job submit ... resnet-sweep run smoke)", wall_s=round(wall, 1), **audit)
+    out = done.stdout + done.stderr
+    links = sorted(set(re.findall(r"https?://[\w.:-]+/#/experiments/", out)))
+    figure("smoke job (ray job submit ... resnet-sweep run smoke)", wall_s=round(wall, 1), ui_links=links, **audit)
+    assert links == [f"{MLFLOW}/#/experiments/"], links  # what the host's browser opens, not http://mlflow:5000
     uri = topo.sweep_uri("smoke")
     prefix = uri[len(f"s3://{TUNE_BUCKET}/"):]
     keys = topo.s3.keys(TUNE_BUCKET, prefix)
@@ -249,10 +252,11 @@ def fault_worker_killed(topo: Topology) -> None:
     audit = check_exactly_once(topo, name, 2, epochs)
     redo = restores(topo.sweep_dir(name))
     moved = next(r for r in trial_runs(topo, name) if r.data.params["trial_id"] == victim[2]).data.tags["node_id"]
-    landed = worker_containers().get(moved, "ray-head (or a node now gone)")
+    landed = worker_containers().get(moved, "not a worker (the head, or a node now gone)")
     figure("fault: docker kill of a worker mid-trial", killed=victim[0], at_epoch=victim[1], resumed_on=landed,
            **redo, **audit, max_buffered=sender_stats(logs)["max_buffered"])
-    assert moved != victim[3] and redo["trials_retried"] >= 1 and redo["restarted_from_0"] == 0, (moved, redo)
+    assert moved != victim[3] and moved in worker_containers(), (victim, moved)  # on the other worker
+    assert redo["trials_retried"] >= 1 and redo["restarted_from_0"] == 0, redo
     compose("up", "-d", "--wait", "--scale", f"ray-worker={os.environ.get('COMPOSE_WORKERS', '2')}",
             "--no-recreate", "ray-worker")  # restart: unless-stopped does not bring back a killed container
 
