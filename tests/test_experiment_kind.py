@@ -45,8 +45,10 @@ def test_ui_url_env_names_where_the_browser_opens_the_ui(monkeypatch) -> None:
     # A driver in a container tracks to http://mlflow:5000, which the host's browser cannot resolve.
     from sweeps.urls import UI_URL_ENV, ui_server
 
+    monkeypatch.delenv(UI_URL_ENV, raising=False)
     assert ui_server("http://mlflow:5000") == "http://mlflow:5000"
     assert ui_server("sqlite:///mlflow.db") == "http://127.0.0.1:5000"
-    monkeypatch.setenv(UI_URL_ENV, "http://127.0.0.1:5000")
-    assert ui_server("http://mlflow:5000") == "http://127.0.0.1:5000"
-    assert ui_server("sqlite:///mlflow.db") == "http://127.0.0.1:5000"
+    monkeypatch.setenv(UI_URL_ENV, "http://ui.example:8443")
+    assert ui_server("http://mlflow:5000") == "http://ui.example:8443"
+    assert ui_server("sqlite:///mlflow.db") == "http://ui.example:8443"
+    assert ui_link(ui_server("http://mlflow:5000"), "7").startswith("http://ui.example:8443/#/experiments/7?")

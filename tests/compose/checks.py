@@ -252,10 +252,11 @@ def fault_worker_killed(topo: Topology) -> None:
     audit = check_exactly_once(topo, name, 2, epochs)
     redo = restores(topo.sweep_dir(name))
     moved = next(r for r in trial_runs(topo, name) if r.data.params["trial_id"] == victim[2]).data.tags["node_id"]
-    landed = worker_containers().get(moved, "not a worker (the head, or a node now gone)")
+    workers_now = worker_containers()
+    landed = workers_now.get(moved, "not a worker (the head, or a node now gone)")
     figure("fault: docker kill of a worker mid-trial", killed=victim[0], at_epoch=victim[1], resumed_on=landed,
            **redo, **audit, max_buffered=sender_stats(logs)["max_buffered"])
-    assert moved != victim[3] and moved in worker_containers(), (victim, moved)  # on the other worker
+    assert moved != victim[3] and moved in workers_now, (victim, moved)  # on the other worker
     assert redo["trials_retried"] >= 1 and redo["restarted_from_0"] == 0, redo
     compose("up", "-d", "--wait", "--scale", f"ray-worker={os.environ.get('COMPOSE_WORKERS', '2')}",
             "--no-recreate", "ray-worker")  # restart: unless-stopped does not bring back a killed container
