@@ -7,7 +7,6 @@ feed it a deliberately broken copy and see it complain. No Kubernetes cluster is
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 KUBERAY_DIR = ROOT / "deploy" / "kuberay"
+# KubeRay's CRDs (v1 only) and ray-cluster chart defaults, copied from upstream: its README.md says whence.
+UPSTREAM_DIR = Path(__file__).resolve().parent / "fixtures" / "kuberay"
 
 TOKEN_ENV = {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN"}
 NODE_ENV = TOKEN_ENV | {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
@@ -29,23 +30,6 @@ FREE_FORM = {"resources", "rayStartParams", "labels", "annotations", "nodeSelect
 KEY_LINE = re.compile(r"^(\s*)([A-Za-z][A-Za-z0-9_-]*):(\s|$)")
 # Chart keys are lowerCamelCase; this skips prose such as "# Note: ..." in comments.
 COMMENTED_KEY_LINE = re.compile(r"^\s*#(\s*)([a-z][A-Za-z0-9]*):(\s|$)")
-
-
-def shared_kuberay_dir() -> Path:
-    """shared/kuberay beside the repository, or beside its main checkout when run from a git worktree."""
-    candidates = [ROOT.parent / "shared" / "kuberay"]
-    try:
-        common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                                cwd=ROOT, capture_output=True, text=True)
-    except OSError:  # no git here: only the first place can hold it
-        common = None
-    if common and common.returncode == 0:
-        candidates.append(Path(common.stdout.strip()).parent.parent / "shared" / "kuberay")
-    for folder in candidates:
-        if (folder / "ray.io_rayclusters.yaml").is_file():
-            return folder
-    raise FileNotFoundError(f"KubeRay CRDs (ray.io_rayclusters.yaml, ...) not found in {', '.join(map(str, candidates))}; "
-                            "CI clones the repository with shared/ beside it")
 
 
 def load_documents(path: Path) -> list[dict]:
@@ -71,7 +55,7 @@ def strict_schema(schema: dict) -> dict:
 
 def crd_schema(crd_file: Path, version: str = "v1") -> dict:
     """The strict openAPIV3Schema of one version of a CustomResourceDefinition file."""
-    # libyaml's loader where PyYAML has it: the pure-Python one takes about a minute on these 40k lines.
+    # libyaml's loader where PyYAML has it: the pure-Python one is several times slower on these 23k lines.
     crd = yaml.load(crd_file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     (entry,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
     return strict_schema(entry["schema"]["openAPIV3Schema"])

@@ -1,7 +1,7 @@
 """Static checks of deploy/kuberay: KubeRay CRD schemas, Secrets, images, the RayJob's spec, Helm keys.
 
 No Kubernetes cluster runs in CI. These tests hold the manifests to the KubeRay CRDs and chart
-defaults copied into ../shared/kuberay (its README.md says from where) and to the rules in
+defaults copied into tests/fixtures/kuberay (its README.md says from where) and to the rules in
 docs/cluster.md; the last ones feed the checks broken copies to show that they can fail.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kuberay_checks import (KUBERAY_DIR, NODE_ENV, ROOT, TOKEN_ENV, URI_PASSWORD, cluster_containers, crd_schema,
-                            documented_keys, env_problems, job_containers, load_documents, schema_errors, secret_refs,
-                            shared_kuberay_dir, unknown_keys)
+from kuberay_checks import (KUBERAY_DIR, NODE_ENV, ROOT, TOKEN_ENV, UPSTREAM_DIR, URI_PASSWORD, cluster_containers,
+                            crd_schema, documented_keys, env_problems, job_containers, load_documents, schema_errors,
+                            secret_refs, unknown_keys)
 from test_compose import SERVICES, dockerfile_bases, strings_in
 
 from sweeps.spec import SPEC_DIR, load_spec
@@ -34,20 +34,14 @@ CONTAINERS = [*cluster_containers(CLUSTER["spec"], "RayCluster "), *job_containe
 NOT_SECRET_KEYS = {"tracking-uri", "region", "endpoint-url"}  # addresses, not credentials
 
 
-@pytest.fixture(scope="module")
-def shared() -> Path:
-    """The shared/kuberay folder; missing, it fails the test (CI always has it), never skips it."""
-    try:
-        return shared_kuberay_dir()
-    except FileNotFoundError as e:
-        pytest.fail(str(e))
+CHART_DEFAULTS = UPSTREAM_DIR / "ray-cluster-chart-values.yaml"
 
 
 @pytest.fixture(scope="module")
-def schemas(shared) -> dict[str, dict]:
+def schemas() -> dict[str, dict]:
     """The strict v1 schema of each KubeRay kind."""
-    return {"RayCluster": crd_schema(shared / "ray.io_rayclusters.yaml"),
-            "RayJob": crd_schema(shared / "ray.io_rayjobs.yaml")}
+    return {"RayCluster": crd_schema(UPSTREAM_DIR / "ray.io_rayclusters.yaml"),
+            "RayJob": crd_schema(UPSTREAM_DIR / "ray.io_rayjobs.yaml")}
 
 
 def cluster_problems(manifest: dict, schema: dict) -> list[str]:
@@ -192,9 +186,8 @@ def test_a_trial_of_the_spec_fits_a_worker():
     assert all(quantity(lim.get("nvidia.com/gpu", 0)) >= want["gpu"] for lim in limits)
 
 
-def test_helm_values_use_only_chart_keys(shared):
-    chart_defaults = (shared / "ray-cluster-chart-values.yaml").read_text()
-    assert unknown_keys(VALUES, documented_keys(chart_defaults)) == []
+def test_helm_values_use_only_chart_keys():
+    assert unknown_keys(VALUES, documented_keys(CHART_DEFAULTS.read_text())) == []
 
 
 def _worker(m: dict) -> dict:
@@ -235,9 +228,9 @@ def test_checks_catch_a_bad_entrypoint(entrypoint):
     assert entrypoint_problems(entrypoint)
 
 
-def test_checks_catch_an_unknown_helm_key(shared):
+def test_checks_catch_an_unknown_helm_key():
     broken = copy.deepcopy(VALUES)
     broken["head"]["autoscaling"] = True
     broken["worker"]["gpus"] = 1
-    known = documented_keys((shared / "ray-cluster-chart-values.yaml").read_text())
+    known = documented_keys(CHART_DEFAULTS.read_text())
     assert unknown_keys(broken, known) == ["head.autoscaling", "worker.gpus"]
