@@ -5,18 +5,12 @@ from __future__ import annotations
 from mlflow import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
-
-def report_link(tracking_uri: str, parent) -> str:
-    """Where the parent run's report.html opens: its page in the MLflow UI, where the server has one."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return (f"{tracking_uri.rstrip('/')}/#/experiments/{parent.info.experiment_id}/runs/{parent.info.run_id}"
-                "/artifacts/report/report.html")
-    return "this run's artifact report/report.html"
+from sweeps.tracking.links import report_link
 
 
 def link_report(client: MlflowClient, parent, tracking_uri: str) -> None:
     """End the parent's description (the sweep's summary) with the link to its report, once."""
     summary = parent.data.tags.get(MLFLOW_RUN_NOTE, "").split(" Report: ")[0]
-    client.set_tag(parent.info.run_id, MLFLOW_RUN_NOTE, f"{summary} Report: {report_link(tracking_uri, parent)}"
+    client.set_tag(parent.info.run_id, MLFLOW_RUN_NOTE, f"{summary} Report: {report_link(tracking_uri, parent.info.experiment_id, parent.info.run_id)}"
                    .strip())
 

@@ -24,7 +24,7 @@ from dashboards.html_parts import Section
 from dashboards.html_parts import figure_html as _figure_html
 from dashboards.html_parts import save_png as _save
 from dashboards.html_parts import table_html as _table
-from dashboards.load import SweepData, load_sweep, normalise_trials
+from sweeps.tracking.runs import SweepData, load_sweep, normalise_trials
 from dashboards.links import link_report
 from resnet_core.outcomes import OUTCOMES
 

@@ -13,7 +13,8 @@ The names below load on first use (PEP 562): `import sweeps` costs no torch, Ray
 from resnet_core.lazy import lazy_getattr
 
 _HOME = {"run": "api", "resume": "api", "load": "api", "as_spec": "api", "SweepResult": "result",
-         "SpecError": "spec", "SweepSpec": "spec", "Reproduction": "reproduce"}
+         "SweepError": "errors", "SpecError": "errors", "ServiceError": "errors", "SweepSpec": "spec",
+         "Reproduction": "reproduce"}
 
 __all__ = list(_HOME)
 

@@ -15,20 +15,21 @@ import os
 
 from resnet_core.config import ConfigError
 
+from .env import mlflow_client_defaults
+from .errors import SpecError, SweepError
 from .result import SweepResult
-from .spec import SpecError, SweepSpec
-from .urls import mlflow_client_defaults
+from .spec import SweepSpec
 
 
 def _one_error(fn):
-    """Every bad-input error of the API is a SpecError (a ConfigError), with its one-line message unchanged; the
-    MLflow client is set up as the command line sets it."""
+    """Every error of the API before work starts is a SweepError with its one-line message unchanged: a SpecError for
+    bad input, a ServiceError for a service it cannot use; the MLflow client is set up as the command line sets it."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         mlflow_client_defaults()
         try:
             return fn(*args, **kwargs)
-        except SpecError:
+        except SweepError:
             raise
         except ConfigError as e:
             raise SpecError(str(e)) from None
@@ -79,12 +80,13 @@ def run(spec: str | os.PathLike | dict | SweepSpec, *, tracking_uri: str | None 
     report: build the HTML report (into reports/EXPERIMENT, or into this folder when a path is given).
     verbose: Tune's own output instead of the live trial table.
 
-    Raises SpecError for bad input, before Ray starts or any MLflow run is created.
+    Raises SpecError for bad input and ServiceError for an unusable MLflow, storage or study database, before Ray
+    starts or any MLflow run is created.
     """
-    from .urls import tracking_uri_from
+    from .env import tracking_uri_from
 
     parsed = as_spec(spec)  # validated before anything starts, or loads (torch, Ray, MLflow)
-    from .runner import run_sweep
+    from .engine.runner import run_sweep
 
     uri = tracking_uri_from(tracking_uri)
     return _finish(run_sweep(parsed, address, uri, storage_path, register, optuna_storage, verbose), uri, report)
@@ -99,8 +101,9 @@ def resume(sweep: str, *, address: str | None = None, storage_path: str | None =
     sweep: the sweep's folder, its URI (s3://bucket/sweeps/NAME_DATE), or its name (the newest such folder under
         storage_path). The other arguments are run's.
     """
-    from .runner import read_state, resume_sweep
-    from .storage import find_sweep
+    from .engine.runner import resume_sweep
+    from .storage.paths import find_sweep
+    from .storage.state import read_state
 
     state = read_state(find_sweep(sweep, storage_path))
     return _finish(resume_sweep(state, address, register, optuna_storage, verbose), state.tracking_uri, report)
@@ -113,6 +116,6 @@ def load(experiment: str, *, tracking_uri: str | None = None) -> SweepResult:
     experiment: the sweep's experiment (its spec name; the newest sweep in it), a sweep name or a parent run id.
     tracking_uri: MLflow (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).
     """
-    from .urls import tracking_uri_from
+    from .env import tracking_uri_from
 
     return SweepResult(experiment, tracking_uri_from(tracking_uri))

@@ -11,12 +11,16 @@ from mlflow import MlflowClient
 from rich.console import Console
 from rich.table import Table
 
-from dashboards.load import current_name, find_parent, hardware_of
+from mlflow.exceptions import MlflowException
+
 from resnet_core.config import ConfigError
 from resnet_core.train import Trainer, load_checkpoint
 
-from .finalize import TRIAL_RUN_TAG, child_runs, config_of, pick_best
-from .provenance import provenance_tags
+from .errors import ServiceError
+from .tracking import names
+from .tracking.best_run import best_run
+from .tracking.runs import child_runs, config_of, current_name, find_parent
+from .trial.provenance import provenance_tags
 
 SKIP = ("time/", "throughput/")  # wall-clock numbers differ by nature
 
@@ -31,25 +35,26 @@ def model_trial_run(client: MlflowClient, uri: str):
             version = client.get_model_version(*ref.rsplit("/", 1))
     except Exception as e:  # MLflow's own error names what is missing; keep it to one line
         raise ConfigError(f"model: {uri} not found in the registry ({str(e).splitlines()[0][:200]})") from None
-    if TRIAL_RUN_TAG not in version.tags:
-        raise ConfigError(f"model: {uri} has no {TRIAL_RUN_TAG} tag; register one with resnet-sweep run --register")
-    return client.get_run(version.tags[TRIAL_RUN_TAG])
+    if names.TRIAL_RUN not in version.tags:
+        raise ConfigError(f"model: {uri} has no {names.TRIAL_RUN} tag; register one with resnet-sweep run --register")
+    return client.get_run(version.tags[names.TRIAL_RUN])
 
 
 def resolve_run(client: MlflowClient, target: str):
-    """A trial run by id or behind a registered model (models:/...), or the best completed trial of a sweep
-    named by experiment, sweep or parent run."""
+    """A trial run by id or behind a registered model (models:/...), or the best trial of a sweep named by
+    experiment, sweep or parent run (sweeps.tracking.best_run: the run the sweep itself names best)."""
     if target.startswith("models:/"):
         return model_trial_run(client, target)
     try:
         run = client.get_run(target)
-        if run.data.tags.get("sweep_role") != "parent":
+        if run.data.tags.get(names.ROLE) != names.PARENT:
             return run
-    except Exception:  # not a run id: treat it as a sweep reference
-        pass
+    except MlflowException as e:  # no such run: a sweep reference; an unreachable server is not that
+        if e.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise ServiceError(f"tracking: MLflow could not look up run {target!r} ({first})") from None
     parent = find_parent(client, target)
-    best = pick_best(child_runs(client, parent.info.experiment_id, parent.info.run_id),
-                     parent.data.params.get("metric", "val/acc"), parent.data.params.get("mode", "max"))
+    best = best_run(child_runs(client, parent.info.experiment_id, parent.info.run_id), parent.data.params)
     if best is None:
         raise ConfigError(f"experiment: sweep {target!r} has no finished trial to reproduce")
     return best
@@ -76,8 +81,8 @@ def compare(logged: dict[int, dict], reproduced: dict[int, dict]) -> dict[str, f
 
 def logged_model_test_acc(client: MlflowClient, run, trainer: Trainer) -> float | None:
     """Test accuracy of the sweep's logged best model (weights loaded with weights_only=True), if this run is it."""
-    parent_id = run.data.tags.get("mlflow.parentRunId")
-    if not parent_id or client.get_run(parent_id).data.tags.get("best_model_run") != run.info.run_id:
+    parent_id = run.data.tags.get(names.PARENT_RUN)
+    if not parent_id or client.get_run(parent_id).data.tags.get(names.BEST_MODEL_RUN) != run.info.run_id:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = client.download_artifacts(parent_id, "best_model_weights/state_dict.pt", tmp)
@@ -128,15 +133,15 @@ def reproduce_run(target: str, tracking_uri: str, device: str = "cpu", tolerance
     client = MlflowClient(tracking_uri)
     run = resolve_run(client, target)
     cfg = dataclasses.replace(config_of(run), device=device)
-    torch.set_num_threads(int(run.data.tags.get("torch_threads", torch.get_num_threads())))
+    torch.set_num_threads(int(run.data.tags.get(names.TORCH_THREADS, torch.get_num_threads())))
     logged = logged_history(client, run)
     last_epoch = max(logged, default=cfg.epochs)
-    same_kind = (hardware_of(run.data.tags) or "cpu").startswith("cpu") == (device == "cpu")
+    same_kind = (names.hardware_of(run.data.tags) or "cpu").startswith("cpu") == (device == "cpu")
     tol = tolerance if tolerance is not None else (0.0 if same_kind and device == "cpu" else 0.02)
     reproduced: dict[int, dict] = {}
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"reproduce-{run.info.run_id[:8]}",
-                          tags={**provenance_tags(), "reproduces": run.info.run_id, "sweep_role": "reproduction"}):
+                          tags={**provenance_tags(), names.REPRODUCES: run.info.run_id, names.ROLE: names.REPRODUCTION}):
         mlflow.log_params(cfg.to_dict())
         trainer = Trainer(cfg)
         for metrics in trainer:

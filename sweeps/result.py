@@ -8,7 +8,9 @@ from functools import cached_property
 
 import pandas as pd
 
-from .urls import ui_link, ui_server
+from .env import ui_server
+from .tracking import names
+from .tracking.links import ui_link
 
 
 class SweepResult:
@@ -20,7 +22,7 @@ class SweepResult:
 
     def __init__(self, ref: str, tracking_uri: str, summary: dict | None = None):
         """Load the sweep `ref` (a parent run id, an experiment name for its newest sweep, or a sweep name)."""
-        from dashboards.load import load_sweep
+        from .tracking.runs import load_sweep
 
         self.tracking_uri = tracking_uri
         self._data = load_sweep(ref, tracking_uri)
@@ -36,7 +38,7 @@ class SweepResult:
     @property
     def experiment(self) -> str:
         """The sweep's MLflow experiment, named after its spec."""
-        return self._data.parent.data.tags.get("sweep", "")
+        return self._data.parent.data.tags.get(names.SWEEP, "")
 
     @property
     def experiment_id(self) -> str:
@@ -69,7 +71,7 @@ class SweepResult:
         if metric not in self._history:
             from mlflow import MlflowClient
 
-            from dashboards.load import history_frame, join_trial_columns
+            from .tracking.runs import history_frame, join_trial_columns
 
             frame = history_frame(MlflowClient(self.tracking_uri), list(self.trials["run_id"]), [metric])
             if metric not in frame:
@@ -104,28 +106,32 @@ class SweepResult:
 
         t, metrics = self._data.trials, self._data.parent.data.metrics
         outcome = t["outcome"] if len(t) else pd.Series(dtype=str)
-        best = self._data.parent.data.tags.get("best_run_id")
+        best = self._data.parent.data.tags.get(names.BEST_RUN_ID)
         return {"trials": len(t), **{o: int((outcome == o).sum()) for o in OUTCOMES},
                 "trial_hours": metrics.get("trial_hours", 0.0), "best_run_id": best,
-                "best_value": metrics.get(f"best/{self.params.get('metric', 'val/acc')}"),
+                "best_value": metrics.get(names.best_metric(names.sweep_metric(self.params)[0])),
                 "running": int((t["status"] == "RUNNING").sum()) if len(t) else 0,
                 "parent_run_id": self.parent_run_id, "experiment_id": self.experiment_id}
 
     def best(self) -> pd.Series:
-        """The best trial's row of `trials`: the one the sweep picked (its best_run_id), else the best completed
-        run of the last stage by the sweep's metric."""
-        t = self.trials
-        picked = self._data.parent.data.tags.get("best_run_id")
-        if picked in set(t["run_id"]):
-            return t[t["run_id"] == picked].iloc[0]
-        metric, mode = self.params.get("metric", "val/acc"), self.params.get("mode", "max")
-        last = t[t["stage"] == ("confirm" if (t["stage"] == "confirm").any() else "search")]
-        done = last[last["outcome"] == "completed"].dropna(subset=[metric]) if metric in last else last.iloc[:0]
-        if done.empty:
-            from .spec import SpecError
+        """The best trial's row of `trials`: the one the sweep picked (its best_run_id), else the one the same rule
+        picks now (sweeps.tracking.best_run: the verdict stage's best completed run by the sweep's metric)."""
+        from .tracking.best_run import Candidate, best_candidate
 
-            raise SpecError(f"experiment: sweep {self.experiment!r} has no completed trial with {metric}")
-        return done.sort_values(metric, ascending=(mode == "min")).iloc[0]
+        t = self.trials
+        picked = self._data.parent.data.tags.get(names.BEST_RUN_ID)
+        if picked not in set(t["run_id"]):
+            metric, mode = names.sweep_metric(self.params)
+            values = t[metric] if metric in t else pd.Series(None, index=t.index, dtype=float)
+            picked = best_candidate([Candidate(r, s, o, None if pd.isna(v) else float(v))
+                                     for r, s, o, v in zip(t["run_id"], t["stage"], t["outcome"], values)],
+                                    names.verdict_stage(self.params), mode)
+        if picked is None:
+            from .errors import SpecError
+
+            raise SpecError(f"experiment: sweep {self.experiment!r} has no finished trial with "
+                            f"{names.sweep_metric(self.params)[0]}")
+        return t[t["run_id"] == picked].iloc[0]
 
     def reproduce(self, run_id: str | None = None, device: str = "cpu", tolerance: float | None = None):
         """Retrain a trial (default: the best) here with its seed and compare it epoch by epoch with MLflow; the
@@ -147,7 +153,7 @@ class SweepResult:
     def figures(self) -> dict[str, object]:
         """The report's figures as matplotlib Figures by name (degradation, training_curves, gradient_flow, ...,
         and confirm_degradation and tuning_budget for a sweep with a confirm stage); each one shows inline."""
-        from dashboards.load import load_sweep
+        from .tracking.runs import load_sweep
         from dashboards.report import report_figures
 
         return report_figures(load_sweep(self.parent_run_id, self.tracking_uri, history=True))
