@@ -8,8 +8,11 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from sweeps.commands import _experiment_link
-from sweeps.runner import EXPERIMENT_KIND_TAG, TRAINING_KIND, open_parent_run, ui_link
+from sweeps.engine.runner import open_parent_run
+from sweeps.env import ui_server
+from sweeps.tracking.links import report_link, ui_link
+from sweeps.tracking.names import EXPERIMENT_KIND as EXPERIMENT_KIND_TAG
+from sweeps.tracking.names import TRAINING_KIND
 from sweeps.spec import load_spec
 
 
@@ -33,7 +36,7 @@ def test_sweep_experiment_carries_the_training_kind(tmp_path, before: dict | Non
     assert existing is None or experiment_id == existing  # reused, not a second experiment
     assert client.get_experiment(experiment_id).tags[EXPERIMENT_KIND_TAG] == TRAINING_KIND
     assert client.get_run(parent).info.experiment_id == experiment_id
-    assert _experiment_link(uri, spec.name) == ui_link("http://127.0.0.1:5000", experiment_id)  # resnet-sweep ui
+    assert ui_link(ui_server(uri), experiment_id) == ui_link("http://127.0.0.1:5000", experiment_id)  # resnet-sweep ui
     client.set_terminated(parent)
 
 
@@ -43,7 +46,7 @@ def test_ui_link_names_the_training_view() -> None:
 
 def test_ui_url_env_names_where_the_browser_opens_the_ui(monkeypatch) -> None:
     # A driver in a container tracks to http://mlflow:5000, which the host's browser cannot resolve.
-    from sweeps.urls import UI_URL_ENV, ui_server
+    from sweeps.env import UI_URL_ENV
 
     monkeypatch.delenv(UI_URL_ENV, raising=False)
     assert ui_server("http://mlflow:5000") == "http://mlflow:5000"
@@ -52,3 +55,16 @@ def test_ui_url_env_names_where_the_browser_opens_the_ui(monkeypatch) -> None:
     assert ui_server("http://mlflow:5000") == "http://ui.example:8443"
     assert ui_server("sqlite:///mlflow.db") == "http://ui.example:8443"
     assert ui_link(ui_server("http://mlflow:5000"), "7").startswith("http://ui.example:8443/#/experiments/7?")
+
+
+def test_report_link_honours_the_ui_url(monkeypatch) -> None:
+    """D8: the parent run's description links the report where a browser opens the UI, not the driver's URI."""
+    from sweeps.env import UI_URL_ENV
+
+    monkeypatch.delenv(UI_URL_ENV, raising=False)
+    page = "/#/experiments/3/runs/abc/artifacts/report/report.html"
+    assert report_link("http://mlflow:5000/", "3", "abc") == "http://mlflow:5000" + page
+    assert report_link("sqlite:///mlflow.db", "3", "abc") == "this run's artifact report/report.html"
+    monkeypatch.setenv(UI_URL_ENV, "http://127.0.0.1:5000")
+    assert report_link("http://mlflow:5000", "3", "abc") == "http://127.0.0.1:5000" + page
+    assert report_link("sqlite:///mlflow.db", "3", "abc") == "http://127.0.0.1:5000" + page
