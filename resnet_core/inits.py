@@ -1,4 +1,10 @@
-"""Weight initializations by name: INITS maps a name to a function that initializes a ResNet in place."""
+"""Weight initializations by name: INITS maps a name to a function that initializes a ResNet in place.
+
+Every init that has a gain takes it from the net's activation (activation_gain: sqrt(2) for ReLU, sqrt(2/(1+s^2))
+for a leaky ReLU, 1 for tanh and for TAT, whose activation carries its own scale), so a sweep that crosses inits
+with activations compares nets scaled for their activation. xavier (Glorot's gain 1) and default (PyTorch's own)
+are defined without one and stay as defined.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,6 @@ from torch import nn
 from .activations import GAINS
 from .config import ConfigError, TrainConfig
 from .model import BasicBlock
-
-RELU_GAIN = math.sqrt(2.0)
-
 
 def activation_gain(cfg: TrainConfig) -> float:
     """Weight gain for cfg's activation: sqrt(2) relu, sqrt(2/(1+s^2)) leaky_relu, 1 tanh and tat (scaled itself)."""
@@ -37,9 +40,12 @@ def _zero_biases(model: nn.Module) -> None:
 
 @torch.no_grad()
 def kaiming(model: nn.Module) -> None:
-    """He normal with fan_out for convs (the paper's), BN at gamma 1 / beta 0, PyTorch's default for the head."""
+    """He normal with fan_out for convs (the paper's), gain from the activation, BN at gamma 1 / beta 0, PyTorch's
+    default for the head. For ReLU this is nn.init.kaiming_normal_(mode="fan_out", nonlinearity="relu") bit for bit."""
+    gain = activation_gain(model.cfg)
     for m in _modules(model, nn.Conv2d):
-        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        fan_out = m.weight.shape[0] * m.weight[0][0].numel()
+        m.weight.normal_(0, gain / math.sqrt(fan_out))
     _reset_norms(model)
 
 
@@ -54,9 +60,10 @@ def xavier(model: nn.Module) -> None:
 
 @torch.no_grad()
 def orthogonal(model: nn.Module) -> None:
-    """Orthogonal weights (flattened kernels) with ReLU gain for convs, gain 1 for the head."""
+    """Orthogonal weights (flattened kernels) with the activation's gain for convs, gain 1 for the head."""
+    gain = activation_gain(model.cfg)
     for m in _modules(model, nn.Conv2d):
-        nn.init.orthogonal_(m.weight, gain=RELU_GAIN)
+        nn.init.orthogonal_(m.weight, gain=gain)
     for m in _modules(model, nn.Linear):
         nn.init.orthogonal_(m.weight)
     _zero_biases(model)

@@ -121,3 +121,44 @@ def test_delta_orthogonal_centre_tap_is_orthonormal_where_channels_grow(activati
     assert torch.allclose(grow.T @ grow, gain ** 2 * torch.eye(16), atol=1e-5)
     square = model.blocks[3].conv2.weight[:, :, 1, 1]
     assert torch.allclose(square @ square.T, gain ** 2 * torch.eye(32), atol=1e-5)
+
+
+# The second moment a conv with as many inputs as outputs passes on from white-noise input, per unit of gain^2:
+# kaiming (fan_out = fan_in here), orthogonal (rows of norm gain) and delta_orthogonal (an orthogonal centre tap)
+# pass gain^2; fixup's first branch conv is kaiming scaled by L^(-1/2) (9 branches at depth 20); zero_gamma is kaiming.
+WITH_GAIN = {"kaiming": 1.0, "orthogonal": 1.0, "delta_orthogonal": 1.0, "fixup": 1 / 9, "zero_gamma": 1.0}
+WITHOUT_GAIN = ("xavier", "default")  # Glorot's gain 1 and PyTorch's own: defined whatever the activation
+
+
+def _forward_ratio(init: str, activation: str, kw: dict) -> float:
+    """E[y^2] / E[x^2] of block 1's first conv (16 -> 16 channels) on white-noise input, at initialization."""
+    model = _model(init, norm="bn" if init == "zero_gamma" else "none", activation=activation, **kw)
+    conv = model.blocks[1].conv1
+    x = torch.randn(256, 16, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        y = conv(x)[:, :, 1:-1, 1:-1]  # away from the zero padding
+    return (y.pow(2).mean() / x.pow(2).mean()).item()
+
+
+@pytest.mark.parametrize("init", [*WITH_GAIN, *WITHOUT_GAIN])
+@pytest.mark.parametrize("activation,kw,gain", GAINS)
+def test_each_init_scales_the_forward_signal_for_the_net_s_activation(init: str, activation: str, kw: dict,
+                                                                      gain: float) -> None:
+    if init == "fixup" and activation == "tanh":
+        pytest.skip("fixup refuses tanh (its rescaling assumes a homogeneous activation)")
+    ratio = _forward_ratio(init, activation, kw)
+    if init in WITH_GAIN:
+        assert ratio == pytest.approx(WITH_GAIN[init] * gain ** 2, rel=0.15)
+    else:  # the same signal whatever the activation: these inits have no gain to take
+        assert ratio == pytest.approx(_forward_ratio(init, "relu", {}), rel=1e-6)
+
+
+def test_kaiming_for_relu_is_torch_s_kaiming_normal_bit_for_bit() -> None:
+    model = _model("kaiming")
+    torch.manual_seed(0)
+    ref = build_model(TrainConfig(depth=20, init="default"), 3, 10)  # the RNG where _model's init starts
+    for m in [m for m in ref.modules() if isinstance(m, torch.nn.Conv2d)]:
+        torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    for a, b in zip(model.modules(), ref.modules()):
+        if isinstance(a, torch.nn.Conv2d):
+            assert torch.equal(a.weight, b.weight)
