@@ -41,7 +41,7 @@ def test_every_public_name_and_member_has_a_docstring() -> None:
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"name": "api-bad", "search": "bogus"}, "search: must be one of optuna, random, grid; got 'bogus'"),
+    ({"name": "api-bad", "search": "bogus"}, "search: must be one of optuna, random, grid, quasirandom; got 'bogus'"),
     ({"name": "api-bad", "train": {"depth": 51}, "search_space": {"lr": {"loguniform": [0.01, 0.1]}}},
      "train: depth must be 6n+2"),
     (["not", "a", "mapping"], "spec: must be a spec name, a YAML path or a dict; got list"),
@@ -63,7 +63,7 @@ def test_the_command_line_prints_the_api_s_error(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", str(tmp_path / "bad.yaml")],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr == "resnet-sweep run: error: search: must be one of optuna, random, grid; got 'bogus'\n"
+    assert done.stderr == "resnet-sweep run: error: search: must be one of optuna, random, grid, quasirandom; got 'bogus'\n"
 
 
 def test_load_in_a_new_process_gives_the_same_trials(smoke_sweep_http) -> None:

@@ -16,7 +16,7 @@ from .recipes import RECIPE, RecipeError, expand, parse_recipes, recipe_fields
 from ..env import OPTUNA_STORAGE_ENV, has_credentials, redact
 from ..errors import SpecError
 
-SEARCHES = ("optuna", "random", "grid")
+SEARCHES = ("optuna", "random", "grid", "quasirandom")
 SCHEDULERS = ("asha", "none")
 MODES = ("max", "min")
 DISTRIBUTIONS = ("choice", "grid", "uniform", "loguniform")
