@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,45 @@ def test_wait_until_names_what_it_waited_for() -> None:
         wait_until(lambda: False, 0.1, "the moon", every_s=0.02)
     calls = iter([False, False, True])
     wait_until(lambda: next(calls), 5, "never", every_s=0.01)
+
+
+def test_wait_until_returns_what_done_returned() -> None:
+    calls = iter([None, {}, {"head": "n1"}])
+    assert wait_until(lambda: next(calls), 5, "never", every_s=0.01) == {"head": "n1"}
+
+
+def test_wait_until_times_out_with_the_log_tail_and_details(tmp_path) -> None:
+    (tmp_path / "a.log").write_text("first log\n")
+    (tmp_path / "b.log").write_text("second log\n")
+    with pytest.raises(TimeoutError, match="the sun after 0s") as raised:
+        wait_until(lambda: 0, 0.05, "the sun", every_s=0.01, details=lambda: "more to say",
+                   log_path=[str(tmp_path / "a.log"), str(tmp_path / "b.log")])
+    assert all(part in str(raised.value) for part in ("first log", "second log", "more to say"))
+
+
+def test_wait_until_fails_at_once_when_a_watched_process_exits(tmp_path) -> None:
+    log_path = tmp_path / "child.log"
+    with open(log_path, "w") as log:
+        child = subprocess.Popen([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], stdout=log)
+    child.wait(30)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="the server: process .* exited with 3") as raised:
+        wait_until(lambda: False, 60, "the server", process=child, log_path=str(log_path))
+    assert "boom" in str(raised.value) and str(log_path) in str(raised.value)
+    assert time.monotonic() - start < 5  # not after the 60 s timeout
+
+
+def test_only_procs_polls() -> None:
+    """Every wait in sweeps/testing goes through procs.wait_until: no other module loops around a sleep."""
+    offenders = []
+    for path in sorted((ROOT / "sweeps" / "testing").glob("*.py")):
+        if path.name == "procs.py":
+            continue
+        for loop in ast.walk(ast.parse(path.read_text())):
+            if isinstance(loop, (ast.While, ast.For)) and any(
+                    isinstance(call, ast.Call) and "sleep" in ast.unparse(call.func) for call in ast.walk(loop)):
+                offenders.append(f"{path.name}:{loop.lineno}")
+    assert not offenders, f"polling loops outside procs.wait_until: {offenders}"
 
 
 def test_log_tail(tmp_path) -> None:

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .ports import free_port
-from .procs import log_tail
+from .procs import log_tail, wait_until
 
 READY_STATUSES = (200, 401)  # 401: a basic-auth server is up and asks for credentials
 
@@ -49,14 +48,9 @@ def _health_status(url: str) -> int | None:
 
 def wait_healthy(server: MlflowServer, timeout_s: float) -> None:
     """Block until /health answers; fail with the server log if it exits or the timeout passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with {server.process.returncode}:\n{server.log_tail()}")
-        if _health_status(server.url) in READY_STATUSES:
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"mlflow server not healthy at {server.url} after {timeout_s:.0f}s:\n{server.log_tail()}")
+    wait_until(lambda: _health_status(server.url) in READY_STATUSES, timeout_s,
+               f"mlflow server not healthy at {server.url}", process=server.process, log_path=server.log_path,
+               tail_chars=4000)
 
 
 def server_command(backend_store_uri: str, artifacts_destination: str, port: int, host: str = "127.0.0.1",

@@ -15,15 +15,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from .ports import free_port_range, free_ports
-from .procs import log_tail
+from .procs import wait_until
 
 
 @dataclass
@@ -145,23 +144,21 @@ class RayCluster:
     def wait_nodes(self, names: list[str], timeout_s: float) -> None:
         """Wait until the named nodes are alive and remember their node ids."""
         nodes = {n.name: n for n in ([self.head] if self.head else []) + self.workers}
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for name in names:
-                if nodes[name].process.poll() is not None:
-                    raise RuntimeError(f"ray node {name} exited:\n{log_tail(nodes[name].log_path)}")
-            try:
-                alive = {r: n["node_id"] for n in self.nodes() if n["state"] == "ALIVE"
-                         for r in n.get("resources_total", {}) if r in names}
-            except (OSError, urllib.error.URLError, KeyError, ValueError):
-                alive = {}
-            if set(names) <= set(alive):
-                for name in names:
-                    nodes[name].node_id = alive[name]
-                return
-            time.sleep(1)
-        raise TimeoutError(f"ray nodes {names} not alive after {timeout_s:.0f}s:\n"
-                           + "\n".join(log_tail(nodes[n].log_path) for n in names))
+        if not names:
+            return
+        ids = wait_until(lambda: self._alive_ids(names), timeout_s, f"ray nodes {names} not alive", every_s=1,
+                         process=[nodes[n].process for n in names], log_path=[nodes[n].log_path for n in names])
+        for name in names:
+            nodes[name].node_id = ids[name]
+
+    def _alive_ids(self, names: list[str]) -> dict[str, str] | None:
+        """The node ids of the named nodes once all are alive, else None (also while the dashboard is down)."""
+        try:
+            alive = {r: n["node_id"] for n in self.nodes() if n["state"] == "ALIVE"
+                     for r in n.get("resources_total", {}) if r in names}
+        except (OSError, urllib.error.URLError, KeyError, ValueError):
+            return None
+        return alive if set(names) <= set(alive) else None
 
     def jobs(self):
         """A Ray Jobs client that authenticates with the cluster token."""
@@ -174,9 +171,9 @@ class RayCluster:
         nodes = [*self.workers, *([self.head] if self.head else [])]
         for node in nodes:
             node.kill(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and any(node.alive() for node in nodes):
-            time.sleep(0.3)
+        with suppress(TimeoutError):  # what outlives the grace period gets SIGKILL below
+            wait_until(lambda: not any(node.alive() for node in nodes), grace_s, "ray nodes still up after SIGTERM",
+                       every_s=0.3)
         for node in nodes:
             node.cleanup()
         self.workers, self.head = [], None
@@ -198,11 +195,12 @@ def ray_cluster(root: str, workers: int = 2, head_env: dict[str, str] | None = N
 
 def wait_job(client, job_id: str, timeout_s: float) -> str:
     """Wait for a Ray job to end; returns its final status name."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    status = None  # the latest, for the timeout message
+
+    def ended() -> str | None:
+        nonlocal status
         status = client.get_job_status(job_id)
-        if status.is_terminal():
-            return status.value
-        time.sleep(1)
-    raise TimeoutError(f"job {job_id} still {status.value} after {timeout_s:.0f}s:\n"
-                       + client.get_job_logs(job_id)[-3000:])
+        return status.value if status.is_terminal() else None
+
+    return wait_until(ended, timeout_s, f"job {job_id} not ended", every_s=1,
+                      details=lambda: f"still {status.value}; its log ends:\n" + client.get_job_logs(job_id)[-3000:])

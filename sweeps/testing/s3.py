@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .ports import free_port
-from .procs import log_tail
+from .procs import wait_until
 
 REGION = "us-east-1"
 # Requests moto serves before it starts checking signatures: exactly the three IAM calls that make the
@@ -71,17 +70,13 @@ class S3Server:
         return dest
 
 
-def _wait_up(endpoint: str, proc: subprocess.Popen, log_path: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto_server exited:\n{log_tail(log_path)}")
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
-            return
-        except (OSError, urllib.error.URLError):
-            time.sleep(0.3)
-    raise TimeoutError(f"moto_server not up after {timeout_s:.0f}s:\n{log_tail(log_path)}")
+def _answers(endpoint: str) -> bool:
+    """Whether moto_server serves its own API yet."""
+    try:
+        urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+        return True
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 @contextmanager
@@ -103,7 +98,8 @@ def s3_server(workdir: str, buckets: tuple[str, ...] = ("ray", "mlflow"),
         proc = subprocess.Popen([exe if os.path.exists(exe) else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
-        _wait_up(endpoint, proc, log_path, timeout_s)
+        wait_until(lambda: _answers(endpoint), timeout_s, "moto_server not up", every_s=0.3, process=proc,
+                   log_path=log_path)
         iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="setup",
                            aws_secret_access_key="setup")
         iam.create_user(UserName="sweeps")
