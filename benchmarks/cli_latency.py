@@ -104,10 +104,11 @@ def cpu() -> str:
 def measure(env: dict, cwd: str, uri: str) -> list[tuple[str, float, str]]:
     """One round of every measurement with one checkout's code: (label, seconds, note)."""
     rows = []
-    for label, modules in (("import sweeps.cli", "sweeps.cli"),
-                           ("import for `best`", "sweeps.cli, sweeps.commands, sweeps.best, dashboards.load"),
-                           ("import for `report`", "sweeps.cli, dashboards.report"),
-                           ("import for `reproduce`", "sweeps.cli, sweeps.reproduce")):
+    for label, modules in (("import sweeps.cli", "sweeps.cli.resnet_sweep"),
+                           ("import for `best`", "sweeps.cli.resnet_sweep, sweeps.cli.commands, sweeps.cli.best, "
+                                                 "sweeps.tracking.runs"),
+                           ("import for `report`", "sweeps.cli.resnet_sweep, dashboards.report.build"),
+                           ("import for `reproduce`", "sweeps.cli.resnet_sweep, sweeps.reproduce")):
         took, heavy = import_s(modules, env, cwd)
         rows.append((label, took, f"loads {', '.join(heavy) or 'none of the heavy libraries'}"))
     took = wall_s([sys.executable, "-m", "sweeps.cli", "best", EXPERIMENT, "--tracking-uri", uri], env, cwd)

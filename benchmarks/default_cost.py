@@ -23,7 +23,7 @@ from benchlib import print_header, print_table  # noqa: E402
 
 from resnet_core.config import make_config  # noqa: E402
 from resnet_core.train import Trainer  # noqa: E402
-from sweeps.arms import arms  # noqa: E402
+from sweeps.search.arms import arms  # noqa: E402
 from sweeps.spec import Confirm, load_spec  # noqa: E402
 
 

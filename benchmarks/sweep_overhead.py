@@ -56,9 +56,10 @@ def swept(spec, tracking_uri: str, storage: str) -> dict:
     """The same configurations through Tune and the MLflow tracker; Ray start and finalize timed apart."""
     import ray
 
-    from sweeps.finalize import finalize
-    from sweeps.results import unpack  # the trainable packs its own timings for Tune
-    from sweeps.runner import make_tracker, prepare_run, tuner_for
+    from sweeps.tracking.finalize import finalize
+    from sweeps.trial.reports import unpack  # the trainable packs its own timings for Tune
+    from sweeps.engine.runner import prepare_run
+    from sweeps.engine.tuners import make_tracker, tuner_for
 
     t0 = time.perf_counter()
     sweep = prepare_run(spec, None, tracking_uri, storage)

@@ -56,7 +56,7 @@ def sleeper(config: dict) -> None:
     """A trial that reports `epochs` ResNet-110-shaped results, `epoch_s` seconds apart."""
     from ray import tune
 
-    from sweeps.results import pack_for_tune
+    from sweeps.trial.reports import pack_for_tune
 
     for epoch in range(1, config["epochs"] + 1):
         time.sleep(config["epoch_s"])
@@ -92,7 +92,7 @@ class Clock:
 
 def timed_tracker(sweep, clock: Clock):
     """The runner's tracker, noting when each result arrived and how long the final flush took."""
-    from sweeps.runner import make_tracker
+    from sweeps.engine.tuners import make_tracker
 
     tracker = make_tracker(sweep)
 
@@ -112,7 +112,8 @@ def timed_tracker(sweep, clock: Clock):
 
 def make_sweep(url: str, folder: str, args):
     """A real sweep: spec, MLflow experiment and parent run, as `resnet-sweep run` opens them."""
-    from sweeps.runner import Sweep, open_parent_run
+    from sweeps.engine.runner import open_parent_run
+    from sweeps.storage.state import Sweep
     from sweeps.spec import parse_spec
 
     spec = parse_spec({"name": "sweep_scale", "dataset": "synthetic", "train": {"depth": 110, "epochs": args.epochs},
@@ -126,11 +127,13 @@ def run_sweep(sweep, tracker, args) -> float:
     """The runner's Tune setup around the sleeping trainable; returns the driver's CPU seconds."""
     from ray import tune
 
-    from sweeps import runner, tuning
+    from sweeps.engine import tuners as runner
+    from sweeps.search import searchers
+    from sweeps.search.space import param_space
 
     spec = sweep.spec
-    space = {**tuning.param_space(spec), "epochs": args.epochs, "epoch_s": args.epoch_s}
-    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=tuning.search_alg(spec),
+    space = {**param_space(spec), "epochs": args.epochs, "epoch_s": args.epoch_s}
+    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=searchers.search_alg(spec),
                                   num_samples=spec.num_samples, max_concurrent_trials=spec.max_concurrent_trials,
                                   reuse_actors=True)
     before = resource.getrusage(resource.RUSAGE_SELF)

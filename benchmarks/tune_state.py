@@ -28,7 +28,7 @@ def packed(config: dict) -> None:
     from ray import tune
 
     from sweep_scale import epoch_result, shaped
-    from sweeps.results import pack_for_tune
+    from sweeps.trial.reports import pack_for_tune
 
     for epoch in range(1, EPOCHS + 1):
         tune.report(pack_for_tune(shaped(epoch_result(epoch, EPOCHS)), "val/acc"))
@@ -57,13 +57,14 @@ def measure(trainable, folder: str) -> str:
     """One table row: state per trial, the keys Tune aggregates, the largest parts."""
     from ray import tune
 
-    from sweeps import runner
+    from sweeps.engine import tuners as runner
+    from sweeps.storage.state import Sweep
     from sweeps.spec import parse_spec
 
     spec = parse_spec({"name": "tune_state", "dataset": "synthetic", "train": {"depth": 110, "epochs": EPOCHS},
                        "search_space": {"lr": {"loguniform": [0.01, 0.5]}}, "search": "random",
                        "scheduler": "none", "num_samples": 4, "max_concurrent_trials": 2, "max_failures": 0})
-    sweep = runner.Sweep(spec, os.path.join(folder, trainable.__name__), "unused", "0", "unused", verbose=False)
+    sweep = Sweep(spec, os.path.join(folder, trainable.__name__), "unused", "0", "unused", verbose=False)
     tune.Tuner(tune.with_resources(trainable, {"cpu": 1}), param_space={"lr": tune.loguniform(0.01, 0.5)},
                tune_config=tune.TuneConfig(metric="val/acc", mode="max", num_samples=4),
                run_config=runner.run_config(sweep, sweep.path, "search", tracker=tune.Callback())).fit()

@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import print_header, print_table  # noqa: E402
 
-from dashboards.confirmed import ALPHA, confirm_verdict, verdict_headline  # noqa: E402
-from dashboards.load import load_sweep  # noqa: E402
+from dashboards.verdict.confirm import ALPHA, confirm_verdict  # noqa: E402
+from dashboards.verdict.headline import verdict_headline  # noqa: E402
+from sweeps.tracking.runs import load_sweep  # noqa: E402
 from sweeps.spec import resolve_spec_path  # noqa: E402
 
 

@@ -82,7 +82,7 @@ class SweepResult:
 
     @cached_property
     def _answer(self) -> tuple[pd.DataFrame, str]:
-        from dashboards.answer import answer
+        from dashboards.verdict.headline import answer
 
         return answer(self._data.trials, self._data.parent.data.params)
 
@@ -143,7 +143,7 @@ class SweepResult:
     def report(self, out: str | None = None) -> str:
         """Write the HTML report and its figures into out (default reports/EXPERIMENT), log them on the parent
         run under report/, and return the page's path."""
-        from dashboards.report import build_report
+        from dashboards.report.build import build_report
 
         self.report_path = build_report(self.parent_run_id, self.tracking_uri,
                                         out or os.path.join("reports", self.experiment))
@@ -154,7 +154,7 @@ class SweepResult:
         """The report's figures as matplotlib Figures by name (degradation, training_curves, gradient_flow, ...,
         and confirm_degradation and tuning_budget for a sweep with a confirm stage); each one shows inline."""
         from .tracking.runs import load_sweep
-        from dashboards.report import report_figures
+        from dashboards.report.build import report_figures
 
         return report_figures(load_sweep(self.parent_run_id, self.tracking_uri, history=True))
 

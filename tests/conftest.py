@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from resnet_core import TrainConfig
-from sweeps.mlflow_app import SERVER_ARGS as UI_APP
+from sweeps.cli.mlflow_app import SERVER_ARGS as UI_APP
 from sweeps.testing.mlflow_server import MlflowServer, mlflow_server
 
 

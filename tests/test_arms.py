@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from sweeps.arms import Trial, arms, confirm_seeds, grid_entries, nuisance_points, pick_arms, search_slots
+from sweeps.search.arms import Trial, arms, confirm_seeds, grid_entries, nuisance_points, pick_arms, search_slots
 from sweeps.spec import parse_spec
 
 SPEC = {

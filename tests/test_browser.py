@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from dashboards.load import find_parent
-from dashboards.report import FIGURES
-from sweeps.runner import EXPERIMENT_KIND_TAG, TRAINING_KIND, ui_link
+from sweeps.tracking.runs import find_parent
+from dashboards.report.drawing import FIGURES
+from sweeps.tracking.links import ui_link
+from sweeps.tracking.names import EXPERIMENT_KIND as EXPERIMENT_KIND_TAG
+from sweeps.tracking.names import TRAINING_KIND
 
 pytestmark = pytest.mark.browser
 

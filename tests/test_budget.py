@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboards.budget import budget_curves, budget_figure, budget_table, expected_max, still_rising, tuning_note
+from dashboards.figures.budget import budget_figure
+from dashboards.verdict.budget import budget_curves, budget_table, expected_max, still_rising
+from dashboards.verdict.headline import tuning_note
 
 
 def test_expected_max_matches_a_hand_computed_case() -> None:

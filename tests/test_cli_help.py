@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from resnet_core.config import TrainConfig, field_help
-from sweeps.cli import build_parser
+from sweeps.cli.resnet_sweep import build_parser
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -19,8 +19,8 @@ import urllib.request
 import pytest
 import yaml
 
-from sweeps.results import tracked_metrics
-from sweeps.storage import STATE_FILE
+from sweeps.trial.reports import tracked_metrics
+from sweeps.storage.paths import STATE_FILE
 from sweeps.testing.mlflow_auth import as_user
 from sweeps.testing.postgres import allow_connections, refuse_connections
 from sweeps.testing.ray_cluster import wait_job

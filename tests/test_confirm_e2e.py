@@ -17,9 +17,9 @@ from test_api import load_elsewhere
 from test_sweep_e2e import CLI, epochs_logged, write_spec
 
 import sweeps
-from dashboards.confirmed import PICK_RULES, confirm_verdict
-from dashboards.load import load_sweep
-from sweeps.storage import STATE_FILE
+from dashboards.verdict.confirm import PICK_RULES, confirm_verdict
+from sweeps.tracking.runs import load_sweep
+from sweeps.storage.paths import STATE_FILE
 from sweeps.testing.procs import group_alive, wait_until
 from sweeps.testing.runs import checkpointed_mid_way, restores, runs_of, saved_trials
 

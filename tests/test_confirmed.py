@@ -8,8 +8,10 @@ import pytest
 from matplotlib.collections import PathCollection
 from scipy import stats as scipy_stats
 
-from dashboards.confirm_figure import confirm_degradation_figure
-from dashboards.confirmed import confirm_verdict, headline, hedges_g, holm, picks_display, verdict_display
+from dashboards.figures.confirm import confirm_degradation_figure
+from dashboards.stats import hedges_g, holm
+from dashboards.verdict.confirm import confirm_verdict, picks_display, verdict_display
+from dashboards.verdict.headline import headline
 
 # Final training error per (depth, residual) and seed: plain degrades with depth, residual does not.
 TRAIN_ERROR = {(20, False): [0.050, 0.062, 0.041], (20, True): [0.048, 0.060, 0.052],
@@ -91,7 +93,7 @@ def test_confirm_figure_draws_every_seed() -> None:
 
 
 def test_report_says_when_confirm_runs_exist_but_none_completed(tmp_path) -> None:
-    from dashboards.report import confirm_section
+    from dashboards.report.sections import confirm_section
 
     unfinished = _frame().assign(outcome="pruned")
     headline_html, body = confirm_section(unfinished, str(tmp_path))

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from dashboards.confirmed import holm
-from dashboards.contrasts import contrast_display, contrast_headline, contrast_table, judge, parse_reference
+from dashboards.stats import holm
+from dashboards.verdict.contrasts import contrast_display, contrast_table, judge, parse_reference
+from dashboards.verdict.headline import contrast_headline
 
 # Final training error per (depth, recipe) and seed: plain_bn fails at 110, tat closes the gap, tanh is noisy.
 TRAIN_ERROR = {(56, "resnet"): [0.030, 0.036, 0.028], (56, "plain_bn"): [0.300, 0.340, 0.320],

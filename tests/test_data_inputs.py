@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resnet_core.data import describe_splits, load_digits_data, make_synthetic
-from sweeps.batching import dataset_inputs
+from sweeps.tracking.batching import dataset_inputs
 
 
 def test_digests_name_the_exact_split_which_the_seed_picks() -> None:

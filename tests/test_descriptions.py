@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resnet_core.config import make_config
-from sweeps.descriptions import sweep_description, trial_description
+from sweeps.tracking.descriptions import sweep_description, trial_description
 
 
 def test_a_trial_says_what_it_trains_and_how_it_ended() -> None:

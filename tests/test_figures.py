@@ -15,8 +15,12 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from sweep_frames import DEPTHS, INITS, SEEDS, make_history, make_probe, make_trials, train_error, trial
 
-from dashboards import figures, search_space, stats, verdict
-from dashboards.load import join_trial_columns, normalise_trials
+from dashboards import stats
+from dashboards.figures import search as figures
+from dashboards.figures import search_space
+from dashboards.study.importance import param_importance
+from dashboards.verdict.search import verdict_table
+from sweeps.tracking.runs import join_trial_columns, normalise_trials
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +99,14 @@ def test_minimal_sweep_through_every_trials_function():
     rows = [trial(56, r, "x", 0) for r in (False, True)]
     rows += [trial(110, False, "x", 0, outcome="diverged"), trial(110, True, "x", 0)]
     minimal = normalise_trials(pd.DataFrame(rows).drop(columns=["init", "test/acc"]))  # as load_sweep returns it
-    table = verdict.verdict_table(minimal)
+    table = verdict_table(minimal)
     assert table["train_err_p"].isna().all() and table["val_acc_diff_lo"].isna().all()
     assert table.set_index("depth").loc[110, "plain_diverged"] == 1
     assert np.isnan(table.set_index("depth").loc[110, "train_err_diff_pp"])
     assert len(figures.lr_sensitivity_figure(minimal).axes) == 1
     assert [t.get_text() for t in figures.init_depth_heatmap(minimal).axes[0].texts] == ["87.4", "n/a"]
     assert stats.compare_to_paper(minimal)["test_error_pct"].isna().all()
-    assert set(search_space.param_importance(minimal, ["depth", "residual"], "val/acc")) == {"depth", "residual"}
+    assert set(param_importance(minimal, ["depth", "residual"], "val/acc")) == {"depth", "residual"}
     coords = search_space.parallel_coordinates_html(minimal, ["depth", "residual", "init"], "val/acc")
     dims = {d.label: d for d in coords.data[0].dimensions}  # the diverged plain-110 trial is left out
     assert list(dims) == ["depth", "residual", "init", "val/acc"] and list(dims["init"].ticktext) == ["default"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from sweeps.live import finished_line, progress, trial_table, trial_values
+from sweeps.engine.live import finished_line, progress, trial_table, trial_values
 
 
 def test_finished_line_names_outcome_values_progress_and_error() -> None:
@@ -24,7 +24,7 @@ def test_progress_is_blank_before_the_first_result() -> None:
 
 
 def test_progress_and_outcome_read_what_the_trainable_packed_for_tune() -> None:
-    from sweeps.results import classify, pack_for_tune
+    from sweeps.trial.reports import classify, pack_for_tune
 
     packed = pack_for_tune({"epoch": 3, "train/error": 0.25, "val/acc": 0.8, "train/diverged": 1.0}, "val/acc")
     assert "train/error" not in packed  # Tune never sees it as a number of its own

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from dashboards.load import load_sweep, normalise_trials
+from sweeps.tracking.runs import load_sweep, normalise_trials
 
 SPEC = "name: mixed\ndataset: synthetic\nsearch_space: {lr: {grid: [0.1, 0.2]}}\n"
 

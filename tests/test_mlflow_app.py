@@ -7,14 +7,14 @@ import re
 
 from mlflow.utils.plugins import get_entry_points
 
-from sweeps import mlflow_app
+from sweeps.cli import mlflow_app
 
 PAGE = '<!doctype html><html><head><meta charset="utf-8"/><title>MLflow</title></head><body></body></html>'
 
 
 def test_app_is_registered_for_mlflow_server() -> None:
     apps = {e.name: e.value for e in get_entry_points("mlflow.app")}
-    assert apps.get(mlflow_app.APP_NAME) == "sweeps.mlflow_app:create_app"
+    assert apps.get(mlflow_app.APP_NAME) == "sweeps.cli.mlflow_app:create_app"
 
 
 def test_script_goes_first_in_head_once() -> None:

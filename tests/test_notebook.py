@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dashboards.answer import NO_CONFIRM
+from dashboards.verdict.headline import NO_CONFIRM
 from sweeps.testing.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as scipy_stats
 from test_sweep_e2e import CLI, write_spec
 
-from dashboards.confirmed import holm
+from dashboards.stats import holm
 from sweeps.testing.runs import runs_of
 
 pytestmark = pytest.mark.slow
@@ -48,8 +48,8 @@ def test_every_recipe_arm_is_searched_and_confirmed_with_its_own_fields(study) -
 
 
 def test_contrasts_equal_scipy_on_the_same_runs(study) -> None:
-    from dashboards.contrasts import contrast_table
-    from dashboards.load import load_sweep
+    from dashboards.verdict.contrasts import contrast_table
+    from sweeps.tracking.runs import load_sweep
 
     uri, _, _ = study
     _, children = runs_of(uri, "rsmoke")

@@ -9,18 +9,18 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from dashboards import report, verdict
-from dashboards.load import find_parent
+from dashboards.report import build, drawing, html_parts, probe, sections
+from sweeps.tracking.runs import find_parent
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURE_NAMES = [name for name, *_ in report.FIGURES]
+FIGURE_NAMES = [name for name, *_ in drawing.FIGURES]
 
 
 @pytest.fixture(scope="module")
 def built(smoke_sweep_sqlite, tmp_path_factory):
     """build_report on the sqlite smoke sweep: (sweep, out folder, report.html path)."""
     out = tmp_path_factory.mktemp("report")
-    path = report.build_report(smoke_sweep_sqlite.experiment, smoke_sweep_sqlite.tracking_uri, str(out))
+    path = build.build_report(smoke_sweep_sqlite.experiment, smoke_sweep_sqlite.tracking_uri, str(out))
     return smoke_sweep_sqlite, out, path
 
 
@@ -71,9 +71,9 @@ def _trials(depths=(8, 14), seeds=(0, 1), outcome=lambda d, r: "completed", init
     return pd.DataFrame(rows)
 
 
-def _sections(trials, history, tmp_path) -> dict[str, report.Section]:
-    inp = report.Inputs(trials, history, ("depth", "residual"), "val/acc", "max")
-    return {s.name: s for s in report.write_figures(inp, str(tmp_path))}
+def _sections(trials, history, tmp_path) -> dict[str, html_parts.Section]:
+    inp = drawing.Inputs(trials, history, ("depth", "residual"), "val/acc", "max")
+    return {s.name: s for s in drawing.write_figures(inp, str(tmp_path))}
 
 
 def test_missing_data_becomes_notes_not_crashes(tmp_path) -> None:
@@ -87,12 +87,12 @@ def test_missing_data_becomes_notes_not_crashes(tmp_path) -> None:
 def test_diverged_arm_and_all_diverged(tmp_path) -> None:
     one_arm = _trials(outcome=lambda d, r: "diverged" if (d, r) == (14, False) else "completed")
     assert all(s.path for n, s in _sections(one_arm, None, tmp_path).items() if n in ("degradation", "init_depth"))
-    assert "<table" in verdict.verdict_section(one_arm)
+    assert "<table" in sections.search_verdict_section(one_arm)
     none_left = _sections(_trials(outcome=lambda d, r: "diverged"), None, tmp_path)
     assert all(s.path is None and "no completed trial" in s.text for n, s in none_left.items() if n != "gradient_flow")
-    page = report.render_html("t", list(none_left.values()), dict.fromkeys(
+    page = html_parts.render_html("t", list(none_left.values()), dict.fromkeys(
         ("intro", "verdict", "parcoords", "paper", "provenance", "spec"), ""))
-    assert page.count('class="note"') == len(report.FIGURES) and "<img" not in page
+    assert page.count('class="note"') == len(drawing.FIGURES) and "<img" not in page
 
 
 def test_pruned_runs_still_draw_degradation(tmp_path) -> None:
@@ -107,19 +107,19 @@ def test_pruned_runs_still_draw_degradation(tmp_path) -> None:
 
 def test_verdict_section_lists_pooled_rows_first() -> None:
     two_inits = pd.concat([_trials(init="kaiming"), _trials(init="xavier").assign(run_id=lambda d: "x" + d["run_id"])])
-    section = verdict.verdict_section(two_inits)
+    section = sections.search_verdict_section(two_inits)
     assert '<table class="verdict">' in section and "pooled over inits" in section
     cells = re.findall(r"<tr>\s*<td>(\d+)</td>\s*<td>(\w+)</td>", section)
     assert cells == [("8", "all"), ("14", "all"),  # pooled rows first, then per (depth, init)
                      ("8", "kaiming"), ("8", "xavier"), ("14", "kaiming"), ("14", "xavier")]
-    one_init = verdict.verdict_section(_trials())
+    one_init = sections.search_verdict_section(_trials())
     assert "<td>all</td>" not in one_init  # with one init a pooled row would only repeat it
 
 
 def test_paper_table_only_for_cifar10() -> None:
     trials = _trials(depths=(20, 56)).assign(**{"test/acc": 0.9})
-    assert report.paper_section(trials, "synthetic") == ""
-    section = report.paper_section(trials, "cifar10")
+    assert sections.paper_section(trials, "synthetic") == ""
+    section = sections.paper_section(trials, "cifar10")
     assert "Table 6" in section and "8.75" in section and "ResNet-110" in section
 
 
@@ -128,8 +128,85 @@ def test_probe_report_renders_csv(tmp_path) -> None:
             for d in (8, 20) for r in (False, True) for b in range(5)]
     csv = tmp_path / "probe.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
-    png = report.probe_report(str(csv), str(tmp_path / "out"))
+    png = probe.probe_report(str(csv), str(tmp_path / "out"))
     assert open(png, "rb").read().startswith(PNG_MAGIC)
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a probe CSV"):
-        report.probe_report(str(tmp_path / "bad.csv"), str(tmp_path / "out"))
+        probe.probe_report(str(tmp_path / "bad.csv"), str(tmp_path / "out"))
+
+
+def _headings(page: str) -> list[str]:
+    """The page's h1-h4 texts in order, tags stripped."""
+    return [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<h[1-4][^>]*>(.*?)</h[1-4]>", page, re.S)]
+
+
+def _repeated(headings: list[str]) -> list[str]:
+    return [a for a, b in zip(headings, headings[1:]) if a == b]
+
+
+def _confirm_sweep() -> pd.DataFrame:
+    """Search runs at three lrs, then two fresh confirm seeds per arm at each arm's pick."""
+    search = _trials(seeds=(0, 1, 2)).assign(stage="search")
+    search["lr"] = 0.05 * (1 + search["seed"])
+    confirm = _trials(seeds=(5, 6)).assign(stage="confirm", pick_rule="completed", run_id=lambda d: "c" + d["run_id"])
+    return pd.concat([search, confirm], ignore_index=True)
+
+
+def test_no_heading_appears_twice_in_a_row(built, tmp_path) -> None:
+    _, _, path = built
+    assert _repeated(_headings(open(path, encoding="utf-8").read())) == []
+    _, body = sections.confirm_section(_confirm_sweep(), str(tmp_path))
+    headings = _headings(body)
+    assert headings.count(sections.BUDGET_TITLE) == 1 and _repeated(headings) == []
+
+
+def test_search_table_speaks_words_and_fits_the_page(built) -> None:
+    _, _, path = built
+    page = open(path, encoding="utf-8").read()
+    table = page[page.index('<table class="verdict">'):]
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", table[:table.index("</table>")], re.S)
+    assert "Residual − plain train error (pp, 95% CI)" in headers and "Plain train error (%)" in headers
+    assert not [h for h in headers if re.search(r"[a-z]+_[a-z]+", h)], headers  # no train_err_plain_pct & co
+    assert '<div class="scroll"><table class="verdict">' in page and ".scroll{max-width:100%;overflow-x:auto}" in page
+
+
+def _title_fits(fig) -> bool:
+    """Whether the figure's title, drawn by Agg, lies inside the figure's width."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    return box.x0 >= 0 and box.x1 <= fig.bbox.width
+
+
+def _figures_to_check():
+    from dashboards.figures.budget import budget_figure
+    from dashboards.figures.confirm import confirm_degradation_figure
+    from dashboards.figures.search import degradation_figure, gradient_flow_figure
+    from dashboards.verdict.budget import budget_curves
+
+    probe = pd.DataFrame([{"depth": d, "residual": r, "init": "kaiming", "block": b, "grad_norm": 1.0 + b}
+                          for d in (8, 20) for r in (False, True) for b in range(5)])
+    return {"degradation, one init": lambda: degradation_figure(_trials()),
+            "degradation, two inits": lambda: degradation_figure(pd.concat([
+                _trials(), _trials(init="xavier").assign(run_id=lambda d: "x" + d["run_id"])])),
+            "confirm": lambda: confirm_degradation_figure(_confirm_sweep()),
+            "budget, one depth": lambda: budget_figure(budget_curves(_confirm_sweep().query("depth == 8"), ["lr"])),
+            "probe": lambda: gradient_flow_figure(probe, title="Gradient norm per block at initialization "
+                                                  "(resnet-sweep probe)\nplain (dashed) vs residual (solid)")}
+
+
+@pytest.mark.parametrize("name", list(_figures_to_check()))
+def test_figure_titles_are_not_cut(name) -> None:
+    fig = _figures_to_check()[name]()
+    assert _title_fits(fig), fig._suptitle.get_text()
+
+
+def test_a_figure_that_cannot_be_drawn_says_which_and_why(tmp_path) -> None:
+    def broken():
+        raise ValueError("no search trials with a finite metric")
+
+    section = drawing.draw("tuning_budget", "Tuning budget", broken, "caption", str(tmp_path))
+    assert section.path is None
+    assert section.text == "Tuning budget not drawn: ValueError: no search trials with a finite metric."
+    assert html_parts.figure_html(section).count("<h3>") == 1

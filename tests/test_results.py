@@ -9,8 +9,8 @@ from mlflow import MlflowClient
 from types import SimpleNamespace
 
 from resnet_core.outcomes import OUTCOMES
-from sweeps.finalize import stage_summary
-from sweeps.results import (PACKED_KEY, TAG_KEYS, classify, closing_outcome, error_line, fill_diverged,
+from sweeps.tracking.finalize import stage_summary
+from sweeps.trial.reports import (PACKED_KEY, TAG_KEYS, classify, closing_outcome, error_line, fill_diverged,
                             kept_by_tune, pack_for_tune, pick_tags, sampled_params, tracked_metrics)
 from sweeps.tracking import Sender
 
@@ -25,7 +25,7 @@ def test_tracked_metrics_drop_tune_bookkeeping_and_strings() -> None:
 
 def test_tune_keeps_what_the_driver_reads_back_and_no_more() -> None:
     """The cut result gives the live console and classify the same answers; tags and norms are gone from it."""
-    from sweeps.live import progress
+    from sweeps.engine.live import progress
 
     for metric, diverged in (("val/acc", 0.0), ("val/loss", 1.0)):
         metrics = {"epoch": 4, "train/loss": 0.5, "train/error": 0.2, "val/acc": 0.7, "val/loss": 0.9,

@@ -18,9 +18,9 @@ from test_security import files_bytes
 
 from sweeps.cli import main
 from sweeps.spec import load_spec
-from sweeps.study_storage import resume_storage
+from sweeps.storage.studies import resume_storage
 from sweeps.testing.postgres import postgres_database
-from sweeps.urls import has_credentials, redact
+from sweeps.env import has_credentials, redact
 
 CLI = [sys.executable, "-m", "sweeps.cli"]
 
@@ -100,7 +100,7 @@ def test_planted_password_leaks_nowhere_and_resume_finds_the_storage(mlflow_http
             resumed = sweep_cli(["resume", sweep, "--optuna-storage", url, "--no-report"], str(tmp_path), ray_tmp)
             assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
             # `resnet-sweep dashboard` finds this sweep's live study in its database, rebuilding nothing.
-            from sweeps.dashboard import study_source
+            from sweeps.cli.dashboard import study_source
 
             storage, names, what = study_source("secret-smoke", mlflow_http.url, url, str(tmp_path / "rebuilt.db"))
             assert (names, what) == ([os.path.basename(sweep)], "the sweep's live study")

@@ -134,7 +134,7 @@ def test_trainable_refuses_a_checkpoint_carrying_a_pickle_payload(tmp_path, monk
     """The code that runs on the cluster's nodes loads a retried trial's checkpoint with weights_only=True."""
     from ray import tune
 
-    from sweeps import tuning
+    from sweeps.trial import trainable as tuning
     from sweeps.spec import load_spec
 
     class Payload:

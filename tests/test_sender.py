@@ -11,9 +11,9 @@ import torch
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-from sweeps import batching
-from sweeps.results import PACKED_KEY, TUNE_KEYS, pack_for_tune, tracked_metrics
-from sweeps.sender import Sender
+from sweeps.tracking import batching
+from sweeps.trial.reports import PACKED_KEY, TUNE_KEYS, pack_for_tune, tracked_metrics
+from sweeps.tracking.sender import Sender
 
 
 def epoch_ops(trial: str, epochs: int, keys: int = 60) -> list:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 from sweep_frames import DEPTHS, INITS, SEEDS, make_history, make_trials, pooled_frame, train_error
 
-from dashboards import search_space, stats, verdict
-from dashboards.load import join_trial_columns, normalise_trials
+from dashboards import stats
+from dashboards.report.sections import search_verdict_html
+from dashboards.study.importance import param_importance
+from dashboards.verdict.search import verdict_display, verdict_table
+from sweeps.tracking.runs import join_trial_columns, normalise_trials
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,7 @@ def test_verdict_table_hand_computed():
             for r, errs, accs in ((False, (0.10, 0.12), (0.80, 0.82)), (True, (0.05, 0.07), (0.90, 0.88)))
             for s, (e, a) in enumerate(zip(errs, accs))]
     rows.append({"run_id": "div", "depth": 20, "residual": False, "seed": 9, "outcome": "diverged"})
-    table = verdict.verdict_table(normalise_trials(pd.DataFrame(rows)))  # no init column: a single "default" init
+    table = verdict_table(normalise_trials(pd.DataFrame(rows)))  # no init column: a single "default" init
     row = table.iloc[0]
     assert row["init"] == "default" and (row["n_plain"], row["n_residual"]) == (2, 2)
     assert row["train_err_diff_pp"] == pytest.approx(6.0 - 11.0)
@@ -48,13 +53,13 @@ def test_verdict_table_hand_computed():
 def test_verdict_table_one_seed_has_no_interval_or_p():
     rows = [{"run_id": str(r), "depth": 56, "residual": r, "outcome": "completed", "train/error": e, "val/acc": 0.9}
             for r, e in ((False, 0.2), (True, 0.1))]
-    row = verdict.verdict_table(normalise_trials(pd.DataFrame(rows))).iloc[0]
+    row = verdict_table(normalise_trials(pd.DataFrame(rows))).iloc[0]
     assert row["train_err_diff_pp"] == pytest.approx(-10.0)
     assert np.isnan(row["train_err_p"]) and np.isnan(row["train_err_diff_lo"]) and np.isnan(row["val_acc_p"])
 
 
 def test_verdict_table_counts_diverged_and_pruned(trials):
-    table = verdict.verdict_table(trials).set_index(["depth", "init"])
+    table = verdict_table(trials).set_index(["depth", "init"])
     dead = table.loc[(110, "xavier")]
     assert dead["plain_diverged"] == 3 and dead["plain_completed"] == 0 and dead["n_plain"] == 0
     assert np.isnan(dead["train_err_diff_pp"]) and np.isnan(dead["train_err_p"])
@@ -73,7 +78,7 @@ def test_verdict_table_counts_diverged_and_pruned(trials):
 
 
 def test_verdict_pooled_row_compares_arms_no_init_has_together():
-    table = verdict.verdict_table(pooled_frame())
+    table = verdict_table(pooled_frame())
     assert list(zip(table["depth"], table["init"]))[:2] == [(20, "all"), (56, "all")]
     per_init = table[(table["depth"] == 56) & (table["init"] != "all")]
     assert len(per_init) == 3  # kaiming, orthogonal, xavier: each lacks one arm, so no difference
@@ -89,10 +94,12 @@ def test_verdict_pooled_row_compares_arms_no_init_has_together():
     assert pooled["residual_pick"] == "orthogonal, lr 0.1, epoch 20"
 
 
-def test_verdict_html(trials):
-    html = verdict.verdict_html(verdict.verdict_table(trials))
-    assert html.startswith('<table class="verdict">') and html.rstrip().endswith("</table>")
-    assert "–" in html and "train_err_diff_pp" in html
+def test_verdict_html_speaks_words_not_column_names(trials):
+    html = search_verdict_html(verdict_display(verdict_table(trials)))
+    assert '<table class="verdict">' in html and html.rstrip().endswith("</table></div>")
+    assert "–" in html and "Residual − plain train error (pp, 95% CI)" in html
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", html)
+    assert headers and not [h for h in headers if re.search(r"[a-z]+_[a-z]+", h)], headers
 
 
 def test_paper_table6_and_compare(trials):
@@ -124,11 +131,11 @@ def test_trial_columns_and_gradflow(trials):
 
 def test_param_importance(trials):
     params = ["depth", "residual", "init", "lr", "seed", "dataset"]
-    importances = search_space.param_importance(trials, params, "val/acc")
+    importances = param_importance(trials, params, "val/acc")
     assert set(importances) == set(params) and importances["dataset"] == 0.0
     assert sum(importances.values()) == pytest.approx(1.0)
-    assert search_space.param_importance(trials.head(1), params, "val/acc") == {}
+    assert param_importance(trials.head(1), params, "val/acc") == {}
     flat = trials.assign(**{"val/acc": 0.9})
-    assert search_space.param_importance(flat, params, "val/acc") == {}
+    assert param_importance(flat, params, "val/acc") == {}
     with pytest.raises(ValueError, match="nope"):
-        search_space.param_importance(trials, ["nope"], "val/acc")
+        param_importance(trials, ["nope"], "val/acc")

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from sweeps.cli import main
-from sweeps.storage import storage_root
+from sweeps.storage.paths import storage_root
 from sweeps.testing.ports import free_port
 from sweeps.testing.runs import runs_of
 from sweeps.testing.s3 import s3_server

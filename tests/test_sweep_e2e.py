@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from resnet_core import hardware
 from sweeps.testing.procs import group_alive, wait_until
-from sweeps.results import KEPT_PACKED, PACKED_KEY, TAG_KEYS, tracked_metrics
+from sweeps.trial.reports import KEPT_PACKED, PACKED_KEY, TAG_KEYS, tracked_metrics
 from sweeps.testing.runs import checkpointed_mid_way, metric_steps, restores, result_rows, runs_of
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 import torch
 
-from sweeps.system_metrics import SystemSampler, gpu_share
+from sweeps.trial.system_metrics import SystemSampler, gpu_share
 
 
 def test_cpu_sample_has_mlflows_names_and_real_readings() -> None:

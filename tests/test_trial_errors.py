@@ -9,7 +9,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from dashboards.load import child_runs, find_parent
+from sweeps.tracking.runs import child_runs, find_parent
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 # to reproduce the old failure, in which Tune dies on the first result lacking the metric.
 TYPO_DRIVER = """
 import dataclasses, sys
-from sweeps.runner import run_sweep
+from sweeps.engine.runner import run_sweep
 from sweeps.spec import load_spec
 spec = dataclasses.replace(load_spec(sys.argv[1]), metric="val/accuracy")
 run_sweep(spec, tracking_uri=sys.argv[2], storage_path=sys.argv[3])

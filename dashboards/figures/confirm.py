@@ -1,6 +1,6 @@
 """The report's headline figure: final error vs depth from confirm runs, every seed a point, 95% interval bars.
 
-Pure like `dashboards.figures`, whose styles it shares: a frame of trials in, a matplotlib Figure out.
+Pure like the search stage's figures, whose styles it shares: a frame of trials in, a matplotlib Figure out.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dashboards.confirmed import confirm_rows
-from dashboards.figures import ARM_STYLE, DEPTH_LABEL, ERROR_KINDS
-from dashboards.stats import finite, t_interval
+from dashboards.stats import confirm_rows, finite, t_interval
+
+from .style import ARM_STYLE, DEPTH_LABEL, ERROR_KINDS, depth_axis, suptitle
 
 OFFSET = 1.06  # plain left, residual right of each depth (log axis: a factor), so the seeds do not overlap
 
@@ -48,11 +48,9 @@ def confirm_degradation_figure(trials: pd.DataFrame) -> Figure:
     for ax, (col, ylabel) in zip(axes, ERROR_KINDS):
         for residual in (False, True):
             _arm(ax, rows, col, residual, depths)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(depths, [str(d) for d in depths])
-        ax.minorticks_off()
+        depth_axis(ax, depths)
         ax.set(xlabel=DEPTH_LABEL, ylabel=ylabel)
         ax.legend(title="network")
-    fig.suptitle("Confirm runs: final error vs depth, plain vs residual (fresh seeds, each arm's picked config)\n"
+    suptitle(fig, "Confirm runs: final error vs depth, plain vs residual (fresh seeds, each arm's picked config)\n"
                  f"points: single seeds ({seeds.min()}-{seeds.max()} per arm); bars: mean and 95% t-interval")
     return fig

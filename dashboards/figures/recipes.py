@@ -12,19 +12,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from dashboards.budget import COLOURS, CYCLE, arm_names
-from dashboards.stats import add_error_columns
+from dashboards.stats import add_error_columns, arm_names
+from sweeps.tracking import names
+
+from .style import arm_colours, suptitle
 
 INIT_COLUMN = re.compile(r"^grad_norm_init/block_(\d+)$")  # resnet_core.train.INIT_PREFIX: first batch, no update
 END_COLUMN = re.compile(r"^grad_norm/block_(\d+)$")        # the last epoch's mean over its steps
 
 
-def _colours(arms) -> dict:
-    return {a: COLOURS.get(a, CYCLE[i % len(CYCLE)]) for i, a in enumerate(sorted(set(arms)))}
-
-
 def _confirm(frame: pd.DataFrame) -> pd.DataFrame:
-    rows = frame[frame["stage"] == "confirm"] if "stage" in frame else frame
+    rows = frame[frame[names.STAGE] == names.CONFIRM] if names.STAGE in frame else frame
     return rows.assign(_arm=arm_names(rows)) if len(rows) else rows.assign(_arm=[])
 
 
@@ -34,7 +32,7 @@ def recipe_curves_figure(history: pd.DataFrame) -> Figure:
     if not len(rows) or "train/error" not in rows:
         raise ValueError("no per-epoch training error of confirm runs")
     rows = add_error_columns(rows)
-    depths, colours = sorted(rows["depth"].unique()), _colours(rows["_arm"])
+    depths, colours = sorted(rows["depth"].unique()), arm_colours(rows["_arm"])
     fig = Figure(figsize=(4.6 * len(depths) + 1.5, 3.8), layout="constrained")
     axes = fig.subplots(1, len(depths), sharey=True, squeeze=False)[0]
     for ax, depth in zip(axes, depths):
@@ -48,7 +46,7 @@ def recipe_curves_figure(history: pd.DataFrame) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize="small")
     axes[0].set_ylabel("training error (%)")
-    fig.suptitle("Training error per recipe, confirm runs (line: mean over seeds; band: min to max)")
+    suptitle(fig, "Training error per recipe, confirm runs (line: mean over seeds; band: min to max)")
     return fig
 
 
@@ -71,7 +69,7 @@ def recipe_gradflow_figure(trials: pd.DataFrame) -> Figure:
               "last epoch (mean over its steps)": _blocks(rows, END_COLUMN)}
     if all(f.empty for f in frames.values()):
         raise ValueError("no gradient norms per block logged by the confirm runs")
-    depths, colours = sorted(rows["depth"].unique()), _colours(rows["_arm"])
+    depths, colours = sorted(rows["depth"].unique()), arm_colours(rows["_arm"])
     fig = Figure(figsize=(11, 3.4 * len(depths)), layout="constrained")
     axes = fig.subplots(len(depths), 2, squeeze=False)
     for row, depth in zip(axes, depths):
@@ -86,5 +84,5 @@ def recipe_gradflow_figure(trials: pd.DataFrame) -> Figure:
                 ax.legend(fontsize="small")
             else:
                 ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle("Gradient norm per block per recipe, confirm runs (median over seeds)")
+    suptitle(fig, "Gradient norm per block per recipe, confirm runs (median over seeds)")
     return fig

@@ -1,13 +1,14 @@
-"""Pure report figures: a DataFrame in, a matplotlib (or plotly) figure out; no I/O, no module state.
+"""The search stage's figures: degradation with depth, training curves, gradient flow, lr sensitivity, init x depth.
 
-Figures are built with `matplotlib.figure.Figure`, not pyplot, so nothing is registered globally and
-no backend is needed until the caller saves them. Frame layouts are those of `dashboards.stats`; frames come
-normalised by `dashboards.load` (init filled, residual bool, outcome present), and figures take them as they are.
+Pure: a DataFrame in, a matplotlib Figure out; no I/O, no module state. Figures are built with
+`matplotlib.figure.Figure`, not pyplot, so nothing is registered globally and no backend is needed until the
+caller saves them. Frame layouts are those of `dashboards.stats`; frames come normalised by
+`sweeps.tracking.runs` (init filled, residual bool, outcome present), and figures take them as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,26 +30,7 @@ from dashboards.stats import (
     with_pooled,
 )
 
-# Okabe & Ito (2008) colour-blind-safe palette; yellow and black last since yellow is faint on white.
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000")
-ARM_STYLE = {  # residual flag -> line style; plain is dashed like the thin curves of He et al. Fig. 6
-    False: {"color": OKABE_ITO[4], "linestyle": "--", "marker": "s", "label": "plain"},
-    True: {"color": OKABE_ITO[3], "linestyle": "-", "marker": "o", "label": "residual"},
-}
-ERROR_KINDS = (("train_err_pct", "final training error (%)"), ("val_err_pct", "final validation error (%)"))
-DEPTH_LABEL = "depth (layers, log2 scale)"
-
-
-def _depth_colours(depths: Iterable) -> dict:
-    """One palette colour per depth, in increasing depth order."""
-    return {d: OKABE_ITO[i % len(OKABE_ITO)] for i, d in enumerate(sorted(set(depths)))}
-
-
-def _depth_axis(ax: Axes, depths: Sequence) -> None:
-    """Log2 x axis with a tick at each swept depth (20, 56, 110, ...)."""
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(list(depths), [str(d) for d in depths])
-    ax.minorticks_off()
+from .style import ARM_STYLE, DEPTH_LABEL, ERROR_KINDS, OKABE_ITO, depth_axis, depth_colours, suptitle
 
 
 def _mean_band(ax: Axes, depths: Sequence, arm: pd.DataFrame, style: Mapping) -> None:
@@ -117,12 +99,12 @@ def degradation_figure(trials: pd.DataFrame) -> Figure:
                 _mean_band(ax, depths, arm, ARM_STYLE[residual])
                 _arm_points(ax, depths, arm, ARM_STYLE[residual])
                 _diverged_marks(ax, everything[everything["init"] == init], residual)
-            _depth_axis(ax, depths)
+            depth_axis(ax, depths)
             ax.set(title="all inits (best init, lr per arm)" if init == POOLED else f"init: {init}", ylabel=ylabel)
     for ax in axes[-1]:
         ax.set_xlabel(DEPTH_LABEL)
     _degradation_legend(fig, bool((df["outcome"] == "diverged").any()))
-    fig.suptitle("Degradation: final error vs depth, plain vs residual (cf. He et al. 2015, Fig. 6)\n"
+    suptitle(fig, "Degradation: final error vs depth, plain vs residual (cf. He et al. 2015, Fig. 6)\n"
                  "completed and pruned runs at each arm's best lr (all inits: best init and lr); "
                  "mean and 95% t-interval over seeds; hollow: stopped early by ASHA")
     return fig
@@ -145,7 +127,7 @@ def training_curves_figure(history: pd.DataFrame, init: str | None = None) -> Fi
     """
     df = history if init is None else history[history["init"] == init]
     df = add_error_columns(df.sort_values("epoch"))
-    runs, colours = _representative_runs(df), _depth_colours(df["depth"])
+    runs, colours = _representative_runs(df), depth_colours(df["depth"])
     fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for ax, residual in zip(axes, (False, True)):
@@ -158,7 +140,7 @@ def training_curves_figure(history: pd.DataFrame, init: str | None = None) -> Fi
         if ax.lines:
             ax.legend(title="depth")
     axes[0].set_ylabel("training error (%)")
-    fig.suptitle("Training error vs epoch (best-val run per depth" + (f", init: {init})" if init else ")"))
+    suptitle(fig, "Training error vs epoch (best-val run per depth" + (f", init: {init})" if init else ")"))
     return fig
 
 
@@ -189,7 +171,7 @@ def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: 
     Takes the `probe` frame (depth, residual, init, block, grad_norm) or `history_to_gradflow` output;
     several runs of one (depth, residual, block) are summarised by their median.
     """
-    inits, colours = sorted(df["init"].unique()), _depth_colours(df["depth"])
+    inits, colours = sorted(df["init"].unique()), depth_colours(df["depth"])
     fig = Figure(figsize=(max(5 * len(inits) + 2, 8), 4), layout="constrained")
     axes = fig.subplots(1, len(inits), squeeze=False, sharey=True)[0]
     lines = {}
@@ -197,7 +179,7 @@ def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: 
         lines |= _draw_gradflow(ax, df[df["init"] == init], value_col, colours)
         ax.set_title(f"init: {init}")
     _shared_legend(fig, lines)
-    fig.suptitle(title or "Gradient norm per block: plain (dashed) vs residual (solid)")
+    suptitle(fig, title or "Gradient norm per block: plain (dashed) vs residual (solid)")
     return fig
 
 
@@ -208,7 +190,7 @@ def gradient_flow_epochs_figure(history: pd.DataFrame) -> Figure:
     """
     frames = {"first": history_to_gradflow(history, "first"), "last": history_to_gradflow(history, "last")}
     inits = sorted(set(frames["first"]["init"]) | set(frames["last"]["init"]))
-    colours = _depth_colours(frames["first"]["depth"])
+    colours = depth_colours(frames["first"]["depth"])
     fig = Figure(figsize=(12.5, 4 * len(inits)), layout="constrained")
     axes = fig.subplots(len(inits), 2, squeeze=False, sharey=True)
     lines = {}
@@ -217,7 +199,7 @@ def gradient_flow_epochs_figure(history: pd.DataFrame) -> Figure:
             lines |= _draw_gradflow(ax, frame[frame["init"] == init], "grad_norm", colours)
             ax.set_title(f"{which} epoch, init: {init}")
     _shared_legend(fig, lines)
-    fig.suptitle("Gradient norm per block, first vs last epoch: plain (dashed) vs residual (solid)")
+    suptitle(fig, "Gradient norm per block, first vs last epoch: plain (dashed) vs residual (solid)")
     return fig
 
 
@@ -230,7 +212,7 @@ def lr_sensitivity_figure(trials: pd.DataFrame) -> Figure:
     df = add_error_columns(trials)
     if "lr" not in df:
         raise ValueError("trials has no lr column; lr sensitivity needs a sweep over lr")
-    inits, colours = sorted(df["init"].unique()), _depth_colours(df["depth"])
+    inits, colours = sorted(df["init"].unique()), depth_colours(df["depth"])
     fig = Figure(figsize=(max(5 * len(inits) + 1, 8), 4), layout="constrained")
     axes = fig.subplots(1, len(inits), squeeze=False, sharey=True)[0]
     for ax, init in zip(axes, inits):
@@ -250,7 +232,7 @@ def lr_sensitivity_figure(trials: pd.DataFrame) -> Figure:
         if ax.lines or ax.collections:
             ax.legend(title="depth, network", fontsize="small")
     axes[0].set_ylabel("final validation accuracy (%)")
-    fig.suptitle("Learning-rate sensitivity: final validation accuracy vs lr")
+    suptitle(fig, "Learning-rate sensitivity: final validation accuracy vs lr")
     return fig
 
 
@@ -284,5 +266,5 @@ def init_depth_heatmap(trials: pd.DataFrame, metric: str = "val/acc") -> Figure:
         ax.set_yticks(range(len(inits)), inits)
         ax.set(title=ARM_STYLE[residual]["label"], xlabel="depth (layers)", ylabel="init")
     fig.colorbar(image, ax=list(axes), label=f"{metric} (%)")
-    fig.suptitle(f"{metric} by init and depth (completed runs, best lr, mean over seeds)")
+    suptitle(fig, f"{metric} by init and depth (completed runs, best lr, mean over seeds)")
     return fig

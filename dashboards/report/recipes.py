@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
-import os
 
 import pandas as pd
 
-from dashboards import confirmed, contrasts, recipe_figures
-from dashboards.html_parts import Section, figure_html, save_png, table_html
+from dashboards.figures import recipes as recipe_figures
+from dashboards.verdict import confirm, contrasts
+from dashboards.verdict.headline import verdict_headline
+
+from .drawing import Skip, draw
+from .html_parts import figure_html, table_html
 
 CONTRAST_NOTE = (
     "From the confirm stage only: each arm's configuration, tuned by its own search trials, retrained with fresh "
@@ -18,7 +21,8 @@ CONTRAST_NOTE = (
     f"its interval lies within ±{contrasts.CLOSE_PP:g} pp; a wider interval is inconclusive.")
 FIGURES = (
     ("recipe_curves", "Training curves per recipe (confirm runs)", recipe_figures.recipe_curves_figure, "history",
-     "Training error per epoch of each recipe's confirm seeds: the mean, and the band from the best to the worst seed."),
+     "Training error per epoch of each recipe's confirm seeds: the mean, and the band from the best to the worst "
+     "seed."),
     ("recipe_gradflow", "Gradient norms per block per recipe (confirm runs)", recipe_figures.recipe_gradflow_figure,
      "trials", "Left: the first batch's gradient, before any update (the net at initialization). Right: the last "
      "epoch's mean. A spread of decades across blocks means vanishing or exploding gradients."),
@@ -26,14 +30,13 @@ FIGURES = (
 FILES = [f"{name}.png" for name, *_ in FIGURES]
 
 
-def _figure(name: str, title: str, build, frame: pd.DataFrame | None, caption: str, out_dir: str) -> str:
-    try:
+def figure_builder(build, frame: pd.DataFrame | None):
+    """build(frame), or Skip when the frame it draws from was not logged."""
+    def drawn():
         if frame is None or not len(frame):
-            raise ValueError("no data logged")
-        fig = Section(name, title, save_png(build(frame), os.path.join(out_dir, f"{name}.png")), caption)
-    except (ValueError, KeyError) as e:  # one missing figure is a note, not a failed report
-        fig = Section(name, title, None, f"Not drawn: {e}.")
-    return figure_html(fig)
+            raise Skip("no data logged")
+        return build(frame)
+    return drawn
 
 
 def contrast_section(trials: pd.DataFrame, history: pd.DataFrame | None, out_dir: str, reference: tuple[str, str],
@@ -44,10 +47,10 @@ def contrast_section(trials: pd.DataFrame, history: pd.DataFrame | None, out_dir
         return ('<p class="note">No verdict yet: no confirm run has completed (resnet-sweep resume finishes them).'
                 "</p>", "")
     frames = {"trials": trials, "history": history}
-    figures = "".join(_figure(name, title, build, frames[source], caption, out_dir)
+    figures = "".join(figure_html(draw(name, title, figure_builder(build, frames[source]), caption, out_dir))
                       for name, title, build, source, caption in FIGURES)
     body = (f"<p>{html.escape(CONTRAST_NOTE)}</p>"
             f"{table_html(contrasts.contrast_display(table), 'confirm-verdict')}{figures}"
-            f"<h3>How each arm was picked</h3>{table_html(confirmed.picks_display(trials), 'picks')}{budget_html}")
-    sentence = contrasts.recipe_headline(trials, reference, factors, metric, mode)
+            f"<h3>How each arm was picked</h3>{table_html(confirm.picks_display(trials), 'picks')}{budget_html}")
+    sentence = verdict_headline(trials, metric, mode, reference, factors)
     return f'<p class="headline">{html.escape(sentence)}</p>', body

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dashboards.search_space import distributions, trial_params
+from sweeps.tracking import names
+
+from .space import distributions, trial_params
 
 
 def study_trials(trials: pd.DataFrame, params: Sequence[str], metric: str) -> list:
@@ -20,7 +22,7 @@ def study_trials(trials: pd.DataFrame, params: Sequence[str], metric: str) -> li
     import optuna
 
     State = optuna.trial.TrialState
-    search = trials[trials["stage"] == "search"] if "stage" in trials else trials
+    search = trials[trials[names.STAGE] == names.SEARCH] if names.STAGE in trials else trials
     dists = distributions(search, params)
     out = []
     for rec in search.to_dict("records"):

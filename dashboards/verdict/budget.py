@@ -1,7 +1,8 @@
 """How much the tuning budget matters: each arm's expected best score after n search trials (Dodge et al. 2019).
 
-Pure: the search trials in, curves, a table, a figure and a sentence out. For one arm's N configurations
-with sorted values v_(1) <= ... <= v_(N), the expected maximum of n draws (with replacement) is
+Pure: the search trials in, curves and a table out; the figure is `dashboards.figures.budget`'s, the sentence
+`dashboards.verdict.headline`'s. For one arm's N configurations with sorted values v_(1) <= ... <= v_(N), the
+expected maximum of n draws (with replacement) is
 E[max of n] = sum_i v_(i) * ((i/N)^n - ((i-1)/N)^n). A curve still rising at n = N says that more tuning
 could have found a better configuration, and so could change the verdict.
 """
@@ -12,20 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+
+from dashboards.stats import arm_names
+from sweeps.tracking import names
 
 FACTORS = ("depth", "residual", "recipe")  # the columns that name an arm (a recipe implies its residual)
 RISING_PP = 0.5  # gain of the last trial (percentage points of the metric) above which a curve is still rising
-COLOURS = {"residual": "#0072B2", "plain": "#D55E00"}
-CYCLE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-
-
-def arm_names(trials: pd.DataFrame) -> pd.Series:
-    """Each trial's arm within its depth: its recipe where the sweep has recipes, else plain or residual."""
-    network = trials["residual"].map(lambda r: "residual" if bool(r) else "plain")
-    if "recipe" not in trials:
-        return network
-    return trials["recipe"].where(trials["recipe"].notna(), network).astype(str)
 
 
 def expected_max(values: Sequence[float], n: int) -> float:
@@ -49,11 +42,11 @@ def _configuration_values(rows: pd.DataFrame, params: Sequence[str], metric: str
     return rows.groupby(keys, dropna=False)[metric].mean().to_numpy(dtype=float)
 
 
-def budget_curves(trials: pd.DataFrame, params: Sequence[str], metric: str = "val/acc",
-                  mode: str = "max") -> pd.DataFrame:
+def budget_curves(trials: pd.DataFrame, params: Sequence[str], metric: str = names.METRIC_DEFAULT,
+                  mode: str = names.MODE_DEFAULT) -> pd.DataFrame:
     """Per arm (depth and network or recipe) of the search stage and n = 1..N: the expected best metric, in percent."""
     columns = ["depth", "arm", "n", "expected_best", "configurations"]
-    search = trials[trials["stage"] != "confirm"] if "stage" in trials else trials
+    search = trials[trials[names.STAGE] != names.CONFIRM] if names.STAGE in trials else trials
     if not len(search) or metric not in search or not {"depth", "residual"} <= set(search):
         return pd.DataFrame(columns=columns)
     sign = 1.0 if mode == "max" else -1.0
@@ -87,33 +80,3 @@ def budget_table(curves: pd.DataFrame, mode: str = "max") -> pd.DataFrame:
         row |= {f"n = {int(n)}": f"{v:.1f}" for n, v in zip(c["n"], c["expected_best"])}
         rows.append(row | {"Still rising at k": "yes" if (depth, arm) in rising else "no"})
     return pd.DataFrame(rows).fillna("–")
-
-
-def tuning_note(curves: pd.DataFrame, mode: str = "max") -> str:
-    """A sentence naming the arms whose expected best still rose with their last trial, or ''."""
-    rising = still_rising(curves, mode)
-    if rising.empty:
-        return ""
-    names = ", ".join(f"{r.arm}-{int(r.depth)} (+{r.gain:.1f} pp)" for r in rising.itertuples())
-    k = int(curves["n"].max())
-    return (f"More tuning could change this answer: the expected best validation score was still rising at "
-            f"{k} search trials per arm for {names}.")
-
-
-def budget_figure(curves: pd.DataFrame, metric: str = "val/acc") -> Figure:
-    """One panel per depth: expected best metric against search trials n, one line per arm (network or recipe)."""
-    depths = sorted(curves["depth"].unique())
-    if not depths:
-        raise ValueError("no search trials with a finite metric")
-    fig = Figure(figsize=(3.2 * len(depths), 3.0), layout="constrained")
-    axes = fig.subplots(1, len(depths), sharey=True, squeeze=False)[0]
-    for ax, depth in zip(axes, depths):
-        for i, (arm, c) in enumerate(curves[curves["depth"] == depth].groupby("arm", sort=False)):
-            ax.plot(c["n"], c["expected_best"], "o-", color=COLOURS.get(arm, CYCLE[i % len(CYCLE)]), label=arm)
-        ax.set_title(f"depth {int(depth)}")
-        ax.set_xlabel("search trials n")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0].set_ylabel(f"expected best {metric} (%)" if metric.endswith("acc") else f"expected best {metric}")
-    axes[-1].legend(loc="lower right", fontsize="small")
-    fig.suptitle("Tuning budget: expected best score after n trials per arm (Dodge et al. 2019)", fontsize="medium")
-    return fig

@@ -1,34 +1,177 @@
-"""The sweep's answer in two parts, for the terminal and a notebook: a compact table and the headline sentence."""
+"""The sweep's answer in words: the one place its headline sentence is made, for the report, terminal and notebook.
+
+`sweep_headline` (and `answer`, which adds the compact table) is what callers use: the contrasts with a
+reference arm when the sweep names one, else residual minus plain, then what limits the answer (arms confirmed
+untuned, tuning curves still rising). `headline` and `contrast_headline` word one verdict table each.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from dashboards import confirmed, contrasts
+from dashboards.stats import NO_SPREAD, arm_names, format_p, swept_fields
+from sweeps.tracking import names
+
+from . import confirm, contrasts
+from .budget import budget_curves, still_rising
 
 NO_CONFIRM = "No verdict: this sweep has no confirm stage (add confirm: {seeds: 3} to the spec for one)."
 
 
 def has_confirm(trials: pd.DataFrame) -> bool:
     """Whether any trial ran in the confirm stage (the only runs a verdict uses)."""
-    return "stage" in trials and bool((trials["stage"] == "confirm").any())
+    return names.STAGE in trials and bool((trials[names.STAGE] == names.CONFIRM).any())
+
+
+def _seeds(row: pd.Series) -> str:
+    n1, n2 = int(row["n_plain"]), int(row["n_residual"])
+    return f"{n1} seeds per arm" if n1 == n2 else f"{n1} plain and {n2} residual seeds"
+
+
+def _plain_minus_residual(row: pd.Series) -> str:
+    """The plain net's excess error with its interval, Holm p and seeds, e.g. "88.4 pp higher (95% CI ...)"."""
+    diff, lo, hi = -row["diff"], -row["hi"], -row["lo"]
+    word = "higher" if diff > 0 else "lower"
+    return f"{abs(diff):.1f} pp {word} (95% CI {lo:.1f} to {hi:.1f}, {format_p(row['p_holm'], True)}, {_seeds(row)})"
+
+
+def _depths(values) -> str:
+    listed = [str(int(d)) for d in values]
+    return listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+
+
+def _no_spread(rows: pd.DataFrame) -> str:
+    """The clause for depths whose seeds all gave one value per arm: there is no spread to test a difference on."""
+    diffs = "; ".join(f"{'' if len(rows) == 1 else f'{int(r.depth)}: '}plain {abs(r.diff):.1f} pp "
+                      f"{'higher' if -r.diff > 0 else 'lower'}" for r in rows.itertuples())
+    return (f"no test at depth {_depths(rows['depth'])}: every seed of both arms gave the same training error "
+            f"({diffs}), so there is no spread between seeds to test the difference against")
+
+
+def headline(verdict: pd.DataFrame) -> str:
+    """One plain-language sentence on training error from the confirm verdict; it says so when evidence is weak."""
+    rows = verdict[(verdict["column"] == "train_err_pct") & (verdict["n_plain"] >= 2) & (verdict["n_residual"] >= 2)]
+    if rows.empty:
+        return "No verdict: the confirm stage has fewer than 2 completed seeds per arm at every depth."
+    rows = rows.sort_values("depth")
+    flat = rows["why"] == NO_SPREAD
+    significant = rows["p_holm"] < confirm.ALPHA
+    helps, hurts = rows[significant & (rows["diff"] < 0)], rows[significant & (rows["diff"] > 0)]
+    weak = rows[~significant & ~flat]
+    parts = []
+    if len(helps):
+        deepest = helps.iloc[-1]
+        tail = rows[rows["depth"] >= helps["depth"].min()]
+        where = (f"from depth {int(helps['depth'].min())}" if len(tail) == len(helps) and len(helps) > 1
+                 else f"at depth {_depths(helps['depth'])}")
+        parts.append(f"Residual connections matter {where}: at {int(deepest['depth'])} layers the plain net's "
+                     f"training error is {_plain_minus_residual(deepest)}")
+    if len(hurts):
+        worst = hurts.iloc[-1]
+        parts.append(f"the plain net trains better at depth {_depths(hurts['depth'])}: at {int(worst['depth'])} "
+                     f"layers its training error is {_plain_minus_residual(worst)}")
+    if len(weak):
+        detail = "; ".join(f"{'' if len(weak) == 1 else f'{int(r.depth)}: '}plain {_plain_minus_residual(r)}"
+                           for _, r in weak.iterrows())
+        parts.append(f"no detectable difference in training error at depth {_depths(weak['depth'])} ({detail})")
+    if flat.any():
+        parts.append(_no_spread(rows[flat]))
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def _clause(row: pd.Series) -> str:
+    """What one training-error contrast says, with its interval, Holm p and seeds."""
+    diff, ci = row["diff"], f"95% CI {row['lo']:.1f} to {row['hi']:.1f}, {format_p(row['p_holm'], True)}"
+    seeds = f"{int(row['n_arm'])} and {int(row['n_reference'])} seeds"
+    ref, verdict = row["reference"], contrasts.judge(row)
+    if verdict == "closes":
+        return f"{row['arm']} trains to within {abs(diff):.1f} pp of {ref} (no detectable difference; {ci}, {seeds})"
+    if verdict == "fails":
+        return f"{row['arm']} does not close the gap: its training error is {diff:.1f} pp higher ({ci}, {seeds})"
+    if verdict == "beats":
+        return f"{row['arm']} trains better than {ref}: {-diff:.1f} pp lower training error ({ci}, {seeds})"
+    if verdict == "inconclusive":
+        return (f"{row['arm']} is inconclusive: {abs(diff):.1f} pp {'higher' if diff > 0 else 'lower'}, but the "
+                f"interval is too wide to tell ({ci}, {seeds})")
+    if row.get("why") == NO_SPREAD:
+        return (f"{row['arm']} is untested: every seed of {row['arm']} and of {ref} gave the same training error, so "
+                f"there is no spread between seeds to test the {abs(diff):.1f} pp difference against ({seeds})")
+    return f"{row['arm']} is untested (fewer than 2 completed seeds)"
+
+
+def contrast_headline(table: pd.DataFrame) -> str:
+    """One sentence per group of the other factors (e.g. per depth), deepest last: which arms close the gap."""
+    rows = table[table["column"] == "train_err_pct"] if len(table) else table
+    if not len(rows):
+        return "No verdict: the confirm stage has no completed runs to compare with the reference."
+    order = {"closes": 0, "beats": 0, "inconclusive": 1, "fails": 2, "untested": 3}
+    sentences = []
+    for by, group in rows.groupby("by", sort=False):
+        group = group.assign(_o=[order[contrasts.judge(r)] for _, r in group.iterrows()]).sort_values(["_o", "arm"])
+        clauses = "; ".join(_clause(r) for _, r in group.iterrows())
+        sentences.append(f"At {by}: {clauses}.")
+    return " ".join(sentences)
+
+
+def tuning_note(curves: pd.DataFrame, mode: str = names.MODE_DEFAULT) -> str:
+    """A sentence naming the arms whose expected best still rose with their last trial, or ''."""
+    rising = still_rising(curves, mode)
+    if rising.empty:
+        return ""
+    listed = ", ".join(f"{r.arm}-{int(r.depth)} (+{r.gain:.1f} pp)" for r in rising.itertuples())
+    k = int(curves["n"].max())
+    return (f"More tuning could change this answer: the expected best validation score was still rising at "
+            f"{k} search trials per arm for {listed}.")
+
+
+def limits(trials: pd.DataFrame, metric: str, mode: str) -> str:
+    """What limits the answer: arms confirmed untuned, and arms whose tuning curve still rose at the end, or ''."""
+    rows = confirm.untuned_rows(trials)
+    untuned = sorted({f"{a}-{int(d)}" for a, d in zip(arm_names(rows), rows["depth"])}) if len(rows) else []
+    sentence = (f"Not tuned: {', '.join(untuned)} (every search trial errored or diverged, so confirmed at the "
+                "search space's middle values)." if untuned else "")
+    note = tuning_note(budget_curves(trials, swept_fields(trials), metric, mode), mode) if metric in trials else ""
+    return f"{sentence} {note}".strip()
+
+
+def verdict_headline(trials: pd.DataFrame, metric: str = names.METRIC_DEFAULT, mode: str = names.MODE_DEFAULT,
+                     reference: tuple[str, str] | None = None, factors: list[str] | None = None) -> str:
+    """The headline of the confirm runs, then its limits: contrasts with reference (at each value of the other
+    factors) when one is given, else residual minus plain per depth."""
+    if reference:
+        factors = factors or names.CONFIRM_FACTORS_DEFAULT.split(",")
+        sentence = contrast_headline(contrasts.contrast_table(trials, reference, factors))
+    else:
+        sentence = headline(confirm.confirm_verdict(trials))
+    return f"{sentence} {limits(trials, metric, mode)}".strip()
+
+
+def study_of(params: dict) -> tuple[tuple[str, str] | None, list[str]]:
+    """(reference arm, factors) of a sweep from its parent run's params; reference None without one."""
+    reference = contrasts.parse_reference(params.get(names.CONFIRM_REFERENCE))
+    return reference, params.get(names.CONFIRM_FACTORS, names.CONFIRM_FACTORS_DEFAULT).split(",")
+
+
+def sweep_headline(trials: pd.DataFrame, params: dict) -> str:
+    """The sweep's headline from its trials and its parent run's params: what the report, terminal and notebook say."""
+    if not has_confirm(trials):
+        return NO_CONFIRM
+    metric, mode = names.sweep_metric(params)
+    return verdict_headline(trials, metric, mode, *study_of(params))
 
 
 def answer(trials: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, str]:
-    """(compact training-error table, headline) from the confirm runs; params are the parent run's (metric, mode,
-    confirm_factors, confirm_reference). A study with a reference arm gets its contrasts, any other the
-    residual-minus-plain verdict; a sweep without a confirm stage gets an empty table and says so."""
-    metric, mode = params.get("metric", "val/acc"), params.get("mode", "max")
+    """(compact training-error table, headline) from the confirm runs; params are the parent run's. A study with a
+    reference arm gets its contrasts, any other the residual-minus-plain verdict; a sweep without a confirm stage
+    gets an empty table and says so."""
     if not has_confirm(trials):
-        return pd.DataFrame(columns=list(confirmed.COMPACT_COLUMNS)), NO_CONFIRM
-    reference = contrasts.parse_reference(params.get("confirm_reference"))
+        return pd.DataFrame(columns=list(confirm.COMPACT_COLUMNS)), NO_CONFIRM
+    reference, factors = study_of(params)
     if reference:
-        factors = params.get("confirm_factors", "depth").split(",")
-        table = contrasts.contrast_table(trials, reference, factors)
         ref = reference[1]
-        shown = contrasts.contrast_display(table).drop(columns=["Reference", "Hedges' g", "Seeds (arm / reference)"])
-        shown = shown.rename(columns={"Reference (%)": f"{ref} (%)", "Arm − reference (pp, 95% CI)":
-                                      f"Arm − {ref} (pp, 95% CI)"})
-        return shown, contrasts.recipe_headline(trials, reference, factors, metric, mode)
-    return (confirmed.compact_verdict(confirmed.confirm_verdict(trials)),
-            confirmed.verdict_headline(trials, metric, mode))
+        shown = contrasts.contrast_display(contrasts.contrast_table(trials, reference, factors))
+        shown = shown.drop(columns=["Reference", "Hedges' g", "Seeds (arm / reference)"]).rename(columns={
+            "Reference (%)": f"{ref} (%)", "Arm − reference (pp, 95% CI)": f"Arm − {ref} (pp, 95% CI)"})
+        return shown, sweep_headline(trials, params)
+    return confirm.compact_verdict(confirm.confirm_verdict(trials)), sweep_headline(trials, params)

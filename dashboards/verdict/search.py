@@ -1,11 +1,10 @@
-"""The verdict: residual minus plain per depth (pooled over inits) and per (depth, init), as a table and as HTML.
+"""The search stage's verdict: residual minus plain per depth (pooled over inits) and per (depth, init).
 
-Pure like `dashboards.stats`, whose arm selection it uses: a frame of trials in, a DataFrame or an HTML string out.
+Pure like `dashboards.stats`, whose arm selection and Welch test it uses: a frame of trials in, a DataFrame out,
+with machine column names (`verdict_table`) or the ones a reader sees (`verdict_display`).
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pandas as pd
@@ -17,8 +16,12 @@ from dashboards.stats import (
     chosen_rows,
     column_or_nan,
     finite,
+    format_ci,
+    format_num,
+    format_p,
     outcome_counts,
     pools_inits,
+    untestable,
     welch,
     with_pooled,
 )
@@ -27,10 +30,11 @@ from resnet_core.outcomes import OUTCOMES
 VERDICT_NOTE = (
     'Residual minus plain at each depth: first pooled over inits (init "all": each arm at its best init and lr by '
     "val/acc), then per (depth, init) (each arm at its best lr). Values are final values of completed and pruned "
-    "runs; a pruned run counts with its value at the epoch ASHA stopped it, and *_pick says which init, lr and "
-    "epochs each arm's values come from and how many were pruned. *_diff_pp: difference in percentage points with "
-    "its 95% Welch interval (lo, hi) and two-sided Welch p (needs at least 2 seeds per arm); the outcome columns "
-    "count every run of the arm (every lr and, pooled, every init).")
+    "runs; a pruned run counts with its value at the epoch ASHA stopped it, and the pick columns say which init, lr "
+    "and epochs each arm's values come from and how many were pruned. Differences are in percentage points with "
+    "their 95% Welch interval in brackets and two-sided Welch p (at least 2 seeds per arm, and some spread between "
+    "seeds); the run counts cover every run of the arm (every lr and, pooled, every init).")
+MEASURES = (("train_err", "train error"), ("val_acc", "val accuracy"))  # column stem, what a reader calls it
 
 
 def _arm(frame: pd.DataFrame, depth: object, init: str, residual: bool) -> pd.DataFrame:
@@ -42,7 +46,8 @@ def _diff_columns(name: str, plain: pd.Series, residual: pd.Series) -> dict[str,
     """Arm means and the residual-minus-plain Welch difference of one metric, as verdict-table columns."""
     diff, lo, hi, p = welch(plain, residual)
     means = {f"{name}_plain_pct": _mean(plain), f"{name}_residual_pct": _mean(residual)}
-    return {**means, f"{name}_diff_pp": diff, f"{name}_diff_lo": lo, f"{name}_diff_hi": hi, f"{name}_p": p}
+    return {**means, f"{name}_diff_pp": diff, f"{name}_diff_lo": lo, f"{name}_diff_hi": hi, f"{name}_p": p,
+            f"{name}_why": untestable(plain, residual) if len(finite(plain)) and len(finite(residual)) else ""}
 
 
 def _mean(values: pd.Series) -> float:
@@ -94,22 +99,31 @@ def verdict_table(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([_verdict_row(chosen, counts, depth, init) for depth, init in keys])
 
 
-def _format_p(value: float) -> str:
-    """p-value with 3 significant digits, a dash when undefined."""
-    return "–" if pd.isna(value) else f"{value:.3g}"
+def _runs(row: pd.Series, arm: str) -> str:
+    """An arm's run counts as "completed / pruned / diverged / errored"."""
+    return " / ".join(str(int(row[f"{arm}_{o}"])) for o in OUTCOMES)
 
 
-def verdict_html(table: pd.DataFrame) -> str:
-    """The verdict table as an HTML `<table class="verdict">` string, NaN shown as a dash."""
-    formatters = {c: _format_p for c in table.columns if str(c).endswith("_p")}
-    html = table.to_html(index=False, na_rep="–", float_format=lambda v: f"{v:.2f}", formatters=formatters, border=0)
-    return re.sub(r"^<table[^>]*>", '<table class="verdict">', html, count=1)
+def _display_row(r: pd.Series) -> dict[str, object]:
+    """One verdict row in a reader's words: means, the difference with its interval in one cell, p, counts, picks."""
+    out: dict[str, object] = {"Depth": int(r["depth"]), "Init": r["init"]}
+    for stem, name in MEASURES:
+        why = r.get(f"{stem}_why", "")
+        out |= {f"Plain {name} (%)": format_num(r[f"{stem}_plain_pct"]),
+                f"Residual {name} (%)": format_num(r[f"{stem}_residual_pct"]),
+                f"Residual − plain {name} (pp, 95% CI)": format_ci(r[f"{stem}_diff_pp"], r[f"{stem}_diff_lo"],
+                                                                  r[f"{stem}_diff_hi"]),
+                f"p (Welch), {name}": format_p(r[f"{stem}_p"], why=why if isinstance(why, str) else "")}
+    out["Seeds (plain / residual)"] = f"{int(r['n_plain'])} / {int(r['n_residual'])}"
+    out |= {f"{arm.capitalize()} runs ({' / '.join(OUTCOMES)})": _runs(r, arm) for arm in ("plain", "residual")}
+    return out | {"Plain pick": _text(r["plain_pick"]), "Residual pick": _text(r["residual_pick"])}
 
 
-def verdict_section(trials: pd.DataFrame) -> str:
-    """The residual-minus-plain verdict table with how to read it, or a note when it cannot be built."""
-    if not len(trials) or not {"depth", "residual"} <= set(trials):
-        return '<p class="note">No verdict: no trials with depth and residual.</p>'
-    table = verdict_html(verdict_table(trials))  # long headers may wrap after each "_"
-    table = re.sub(r"(<th[^>]*>)([^<]*)", lambda m: m[1] + m[2].replace("_", "_<wbr>"), table)
-    return f'<p>{VERDICT_NOTE}</p><div class="scroll">{table}</div>'
+def _text(value: object) -> str:
+    """A pick as text, a dash when the arm has none."""
+    return "–" if not isinstance(value, str) else value
+
+
+def verdict_display(table: pd.DataFrame) -> pd.DataFrame:
+    """`verdict_table` as a reader sees it: column names in words, each difference with its 95% CI in one cell."""
+    return pd.DataFrame([_display_row(r) for _, r in table.iterrows()])

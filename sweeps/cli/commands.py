@@ -84,7 +84,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dashboards.report import build_report
+    from dashboards.report.build import build_report
 
     from ..env import tracking_uri_from
 

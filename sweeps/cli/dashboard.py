@@ -6,7 +6,7 @@ import os
 
 from mlflow import MlflowClient
 
-from dashboards.optuna_study import rebuild_study
+from dashboards.study.rebuild import rebuild_study
 from dashboards.stats import swept_params
 
 from ..env import optuna_storage_from

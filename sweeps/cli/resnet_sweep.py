@@ -108,7 +108,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     base = make_config(dataset=args.dataset, seed=args.seed)
     code = print_probe(base, depths, inits, residuals, args.batch_size, args.out, _probe_recipes(args))
     if args.figure:
-        from dashboards.report import probe_report
+        from dashboards.report.probe import probe_report
 
         print(f"figure: {probe_report(args.out, args.figure)}")
     return code

@@ -1,0 +1,1 @@
+"""The verdict room: residual minus plain (search and confirm), contrasts with a reference, tuning budget, headline."""

@@ -1,0 +1,66 @@
+"""dashboards' rooms import one way: stats, then study, verdict and figures, then report; each reaches into sweeps
+only for the run reader, the MLflow vocabulary, UI links, env and spec; the verdict and statistics never draw."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEPS = {"sweeps.tracking.runs", "sweeps.tracking.names", "sweeps.tracking.links", "sweeps.env", "sweeps.spec"}
+ROOMS = {  # room -> the other dashboards rooms it may import
+    "stats": set(), "study": {"stats"}, "verdict": {"stats"}, "figures": {"stats"},
+    "report": {"stats", "study", "verdict", "figures"},
+}
+NO_DRAWING = ("stats", "verdict")  # numbers and words only: no matplotlib, no plotly
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute module names a file imports, anywhere in it (relative imports resolved)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found |= {base} | {f"{base}.{a.name}" for a in node.names}
+    return found
+
+
+def _wrong_way() -> list[str]:
+    found = []
+    for path in sorted((ROOT / "dashboards").rglob("*.py")):
+        parts = path.relative_to(ROOT / "dashboards").parts
+        room = parts[0] if len(parts) > 1 else None
+        for name in sorted(_imports(path)):
+            allowed = name in ("sweeps", "sweeps.tracking") or any(
+                name == s or name.startswith(s + ".") for s in SWEEPS)
+            if name.split(".")[0] == "sweeps" and not allowed:
+                found.append(f"{path.relative_to(ROOT)} imports {name}")
+            if name.startswith("dashboards.") and room is not None:
+                there = name.split(".")[1]
+                if there in ROOMS and there != room and there not in ROOMS[room]:
+                    found.append(f"{path.relative_to(ROOT)} imports {name}: {room} may import {sorted(ROOMS[room])}")
+            if room in NO_DRAWING and name.split(".")[0] in ("matplotlib", "plotly"):
+                found.append(f"{path.relative_to(ROOT)} draws ({name})")
+    return found
+
+
+def test_every_room_is_a_package_that_says_what_it_offers() -> None:
+    for room in ROOMS:
+        doc = ast.get_docstring(ast.parse((ROOT / "dashboards" / room / "__init__.py").read_text()))
+        assert doc and "\n" not in doc.strip(), room
+    assert sorted(p.name for p in (ROOT / "dashboards").glob("*.py")) == ["__init__.py"]  # nothing left flat
+
+
+def test_dashboards_rooms_import_one_way() -> None:
+    assert _wrong_way() == []
+
+
+def test_files_stay_small() -> None:
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in (ROOT / "dashboards").rglob("*.py")}
+    assert not {p: n for p, n in sizes.items() if n > 300}
