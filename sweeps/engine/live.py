@@ -154,9 +154,9 @@ class SweepConsole(Callback):
 
         self.done, self.started = set(), set()
         self.silent = _OUTPUT["verbose"]
-        set_verbosity(1 if self.silent else 0)  # Tune's output level for this invocation, also on a restored run
-        if self.silent:
+        if self.silent:  # Tune's own output, as its RunConfig set it up
             return
+        set_verbosity(0)  # Tune quiet for this invocation, also on a run restored from a verbose one
         forced = getattr(self, "force_live", None)  # a console pickled before force_live existed decides anew
         self.notebook = forced is None and in_notebook()
         self.live_mode = sys.stdout.isatty() if forced is None else forced
