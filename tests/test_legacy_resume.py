@@ -26,7 +26,7 @@ def test_a_sweep_saved_by_the_flat_layout_resumes_exactly_once(tmp_path) -> None
     _, before = runs_of(uri, "legacy")
     assert len(before) == 2 and all(r.info.status == "RUNNING" for r in before)  # killed mid-search
     folder = next((tmp_path / "ray_results").glob("legacy_*"))
-    assert b"sweeps.blocked" in (folder / "searcher-state-2026-12-07_13-05-28.pkl").read_bytes()  # old paths
+    assert b"sweeps.blocked" in (folder / "tuner.pkl").read_bytes()  # pickled by the old class paths
 
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")}
     done = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", str(folder), "--no-report"], cwd=tmp_path,

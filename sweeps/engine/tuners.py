@@ -29,6 +29,19 @@ def sweep_name(sweep: Sweep) -> str:
     return sweep.path.rstrip("/").rsplit("/", 1)[1]
 
 
+def saved_by_tune(folder: str) -> bool:
+    """Whether Tune saved an experiment state in folder: only then is there a stage to restore. A driver killed
+    before (a Tuner writes its tuner.pkl when made, its first state a step later) leaves none: no trial has
+    started, so the stage starts afresh (Tune restoring from tuner.pkl alone would start only one trial)."""
+    import pyarrow.fs
+
+    from ..storage.paths import filesystem
+
+    fs, path = filesystem(folder)
+    listed = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+    return any(i.base_name.startswith("experiment_state-") for i in listed)
+
+
 def console_for(sweep: Sweep, stage: str) -> list:
     """The stage's console callback (a list of it); silent when this invocation is verbose (sweeps.engine.live)."""
     from .live import sweep_console
@@ -69,8 +82,7 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
     from .legacy import install_old_paths
 
     spec = sweep.spec
-    # A driver killed before Tune saved anything left nothing to restore: the stage starts afresh (no trial ran).
-    if restore and tune.Tuner.can_restore(sweep.path):
+    if restore and saved_by_tune(sweep.path):
         install_old_paths()  # a sweep saved before sweeps/ had rooms names its classes by their old paths
         return tune.Tuner.restore(sweep.path, tune_trainable(spec), resume_unfinished=True, resume_errored=True,
                                   param_space=param_space(spec))
@@ -98,7 +110,7 @@ def confirm_tuner(sweep: Sweep, restore: bool):
 
     spec, path = sweep.spec, confirm_path(sweep)
     space = {"arm": tune.grid_search(sweep.plan["arms"]), "seed": tune.grid_search(sweep.plan["seeds"])}
-    if restore and tune.Tuner.can_restore(path):
+    if restore and saved_by_tune(path):
         install_old_paths()
         return tune.Tuner.restore(path, tune_trainable(spec), resume_unfinished=True, resume_errored=True,
                                   param_space=space)
