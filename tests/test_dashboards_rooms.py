@@ -1,5 +1,5 @@
-"""dashboards' rooms import one way: stats, then study, verdict and figures, then report; each reaches into sweeps
-only for the run reader, the MLflow vocabulary, UI links, env and spec; the verdict and statistics never draw."""
+"""dashboards' rooms: each a package that says what it offers, nothing left flat, files small, and the verdict and
+statistics never draw. The direction between rooms is README.md's layout table, enforced by tests/test_layout.py."""
 
 from __future__ import annotations
 
@@ -7,11 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEPS = {"sweeps.tracking.runs", "sweeps.tracking.names", "sweeps.tracking.links", "sweeps.env", "sweeps.spec"}
-ROOMS = {  # room -> the other dashboards rooms it may import
-    "stats": set(), "study": {"stats"}, "verdict": {"stats"}, "figures": {"stats"},
-    "report": {"stats", "study", "verdict", "figures"},
-}
+ROOMS = ("stats", "study", "verdict", "figures", "report")
 NO_DRAWING = ("stats", "verdict")  # numbers and words only: no matplotlib, no plotly
 
 
@@ -31,20 +27,12 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def _wrong_way() -> list[str]:
+def _drawing() -> list[str]:
     found = []
     for path in sorted((ROOT / "dashboards").rglob("*.py")):
         parts = path.relative_to(ROOT / "dashboards").parts
         room = parts[0] if len(parts) > 1 else None
         for name in sorted(_imports(path)):
-            allowed = name in ("sweeps", "sweeps.tracking") or any(
-                name == s or name.startswith(s + ".") for s in SWEEPS)
-            if name.split(".")[0] == "sweeps" and not allowed:
-                found.append(f"{path.relative_to(ROOT)} imports {name}")
-            if name.startswith("dashboards.") and room is not None:
-                there = name.split(".")[1]
-                if there in ROOMS and there != room and there not in ROOMS[room]:
-                    found.append(f"{path.relative_to(ROOT)} imports {name}: {room} may import {sorted(ROOMS[room])}")
             if room in NO_DRAWING and name.split(".")[0] in ("matplotlib", "plotly"):
                 found.append(f"{path.relative_to(ROOT)} draws ({name})")
     return found
@@ -57,8 +45,8 @@ def test_every_room_is_a_package_that_says_what_it_offers() -> None:
     assert sorted(p.name for p in (ROOT / "dashboards").glob("*.py")) == ["__init__.py"]  # nothing left flat
 
 
-def test_dashboards_rooms_import_one_way() -> None:
-    assert _wrong_way() == []
+def test_statistics_and_the_verdict_never_draw() -> None:
+    assert _drawing() == []
 
 
 def test_files_stay_small() -> None:

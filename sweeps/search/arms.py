@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..spec import Dimension, SweepSpec
 
-UNTUNED = "untuned"  # the pick rule of an arm with no usable search trial (dashboards.confirmed.PICK_RULES)
+UNTUNED = "untuned"  # the pick rule of an arm with no usable search trial (dashboards.verdict.confirm.PICK_RULES)
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Pick:
     """The configuration an arm is confirmed with, and the rule that picked it."""
     arm: dict             # factor -> value
     params: dict          # every searched field -> value (factors and nuisance)
-    rule: str             # how it was picked: a key of dashboards.confirmed.PICK_RULES (the report's words)
+    rule: str             # how it was picked: a key of dashboards.verdict.confirm.PICK_RULES (the report's words)
     source: str           # the trial ids whose values were used, "" for the default rule
 
 
