@@ -87,3 +87,18 @@ def test_one_module_makes_the_headline() -> None:
               for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)
               and "headline" in node.name]
     assert makers and {m.split(":")[0] for m in makers} == {"verdict/headline.py"}
+
+
+def test_an_interval_wider_than_the_possible_range_is_cut_and_says_so() -> None:
+    """3 seeds of error rates can give a t-interval past 100 pp; a difference of two rates cannot be."""
+    from dashboards.stats import PERCENT_DIFF, compare, format_ci, interval_words
+
+    reference, arm = np.array([10.0, 11.0, 9.0]), np.array([40.0, 95.0, 95.0])
+    raw = compare(reference, arm)
+    assert raw["hi"] > 100 and not raw["clipped"]  # what the rescue rerun printed: 131 pp
+    cut = compare(reference, arm, PERCENT_DIFF)
+    assert cut["clipped"] and cut["hi"] == 100.0 and cut["lo"] == raw["lo"] and cut["p"] == raw["p"]
+    assert format_ci(cut["diff"], cut["lo"], cut["hi"], cut["clipped"]).endswith("100.0] (cut)")
+    assert "too few seeds to bound it" in interval_words(cut["lo"], cut["hi"], cut["clipped"])
+    inside = compare(np.array([10.0, 12.0, 11.0]), np.array([20.0, 22.0, 21.0]), PERCENT_DIFF)
+    assert not inside["clipped"]

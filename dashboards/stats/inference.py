@@ -51,12 +51,35 @@ def untestable(a: Iterable[float], b: Iterable[float]) -> str:
     return NO_SPREAD if a.var() == 0 and b.var() == 0 else ""
 
 
-def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float | str]:
-    """Both arms' means, the Welch difference b - a with interval and p, Hedges' g, and why untested ('' if tested)."""
+# A difference of two percentages lies in [-100, 100] pp: the bounds of every interval the verdicts show.
+PERCENT_DIFF = (-100.0, 100.0)
+
+
+def compare(a: np.ndarray, b: np.ndarray, bounds: tuple[float, float] | None = None) -> dict[str, float | str]:
+    """Both arms' means, the Welch difference b - a with interval and p, Hedges' g, why untested ('' if tested),
+    and whether the interval was clipped to `bounds` (the values the difference can take)."""
     a, b = finite(a), finite(b)
-    test = welch(a, b)
+    test, clipped = bounded(welch(a, b), bounds)
     return {"mean_a": float(a.mean()) if len(a) else np.nan, "mean_b": float(b.mean()) if len(b) else np.nan,
-            **test._asdict(), "g": hedges_g(a, b), "why": untestable(a, b) if len(a) and len(b) else ""}
+            **test._asdict(), "g": hedges_g(a, b), "why": untestable(a, b) if len(a) and len(b) else "",
+            "clipped": clipped}
+
+
+def bounded(test: Welch, bounds: tuple[float, float] | None) -> tuple[Welch, bool]:
+    """The test with its interval cut to what the difference can be (a difference of two error rates never
+    exceeds 100 pp), and whether it had to be cut: then the seeds could not bound it, and the text says so."""
+    if bounds is None or not (np.isfinite(test.lo) and np.isfinite(test.hi)):
+        return test, False
+    low, high = bounds
+    if test.lo >= low and test.hi <= high:
+        return test, False
+    return test._replace(lo=max(test.lo, low), hi=min(test.hi, high)), True
+
+
+def interval_words(lo: float, hi: float, clipped: bool = False) -> str:
+    """An interval in a sentence: "95% CI 1.0 to 13.0"; a clipped one says the seeds could not bound it."""
+    words = f"95% CI {lo:.1f} to {hi:.1f}"
+    return f"{words}, cut at the possible range: too few seeds to bound it" if clipped else words
 
 
 def welch(a: Iterable[float], b: Iterable[float], confidence: float = 0.95) -> Welch:
@@ -125,9 +148,9 @@ def format_num(v: float, digits: int = 1) -> str:
     return "–" if not np.isfinite(v) else f"{v:.{digits}f}"
 
 
-def format_ci(diff: float, lo: float, hi: float) -> str:
+def format_ci(diff: float, lo: float, hi: float, clipped: bool = False) -> str:
     """A difference with its interval in one cell, as every verdict table shows it: "-6.9 [-60.3, 46.4]" (no
-    brackets without an interval)."""
+    brackets without an interval; "(cut)" after one clipped to the possible range)."""
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return format_num(diff)
-    return f"{format_num(diff)} [{format_num(lo)}, {format_num(hi)}]"
+    return f"{format_num(diff)} [{format_num(lo)}, {format_num(hi)}]" + (" (cut)" if clipped else "")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards.stats import arm_names, compare, confirm_rows, finite, format_ci, format_num, format_p, holm
+from dashboards.stats import (PERCENT_DIFF, arm_names, compare, confirm_rows, finite, format_ci, format_num, format_p,
+                              holm)
 from sweeps.tracking import names
 
 # (column, what a reader calls it, whether higher is better); columns are percent of the fractions logged.
@@ -56,13 +57,13 @@ def confirm_verdict(trials: pd.DataFrame) -> pd.DataFrame:
             at = rows[rows["depth"] == depth]
             plain, residual = finite(at.loc[~at["residual"], col]), finite(at.loc[at["residual"], col])
             block.append({"measure": name, "column": col, "depth": depth, "n_plain": len(plain),
-                          "n_residual": len(residual), **_renamed(compare(plain, residual)),
+                          "n_residual": len(residual), **_renamed(compare(plain, residual, PERCENT_DIFF)),
                           "untuned_plain": (depth, False) in untuned, "untuned_residual": (depth, True) in untuned})
         for row, adjusted in zip(block, holm([r["p"] for r in block])):
             row["p_holm"] = adjusted
         out += [r for r in block if r["n_plain"] or r["n_residual"]]  # e.g. no test split logged: no rows
     columns = ["measure", "column", "depth", "n_plain", "n_residual", "plain", "residual", "diff", "lo", "hi", "p",
-               "g", "why", "p_holm", "untuned_plain", "untuned_residual"]
+               "g", "why", "clipped", "p_holm", "untuned_plain", "untuned_residual"]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -83,7 +84,7 @@ def verdict_display(verdict: pd.DataFrame) -> pd.DataFrame:
     rows = [{"depth": int(r["depth"]), "measure": r["measure"],
              "plain": format_num(r["plain"]) + (" (not tuned)" if r.get("untuned_plain") else ""),
              "residual": format_num(r["residual"]) + (" (not tuned)" if r.get("untuned_residual") else ""),
-             "difference": format_ci(r["diff"], r["lo"], r["hi"]),
+             "difference": format_ci(r["diff"], r["lo"], r["hi"], bool(r.get("clipped", False))),
              "p": format_p(r["p"], why=r.get("why", "")), "p_holm": format_p(r["p_holm"], why=r.get("why", "")),
              "g": format_num(r["g"], 2), "seeds": f"{int(r['n_plain'])} / {int(r['n_residual'])}"}
             for _, r in verdict.iterrows()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboards.stats import compare, confirm_rows, finite, format_ci, format_num, format_p, holm
+from dashboards.stats import PERCENT_DIFF, compare, confirm_rows, finite, format_ci, format_num, format_p, holm
 
 from .confirm import ALPHA, MEASURES
 
@@ -19,7 +19,7 @@ from .confirm import ALPHA, MEASURES
 # interval); a wider interval is inconclusive, whatever the point estimate says.
 CLOSE_PP = 5.0
 COLUMNS = ["measure", "column", "by", "arm", "reference", "n_arm", "n_reference", "arm_mean", "reference_mean",
-           "diff", "lo", "hi", "p", "g", "why", "p_holm"]
+           "diff", "lo", "hi", "p", "g", "why", "clipped", "p_holm"]
 DISPLAY = {"by": "At", "arm": "Arm", "reference": "Reference", "arm_mean": "Arm (%)",
            "reference_mean": "Reference (%)", "diff": "Arm − reference (pp, 95% CI)", "p_holm": "p (Holm)",
            "g": "Hedges' g", "seeds": "Seeds (arm / reference)"}
@@ -54,11 +54,11 @@ def contrast_table(trials: pd.DataFrame, reference: tuple[str, str], factors: li
             ref = finite(at.loc[at[factor] == ref_value, col])
             for value in sorted(set(at[factor]) - {ref_value}):
                 arm = finite(at.loc[at[factor] == value, col])
-                c = compare(ref, arm)  # compare(a, b) gives b minus a: the arm minus the reference
+                c = compare(ref, arm, PERCENT_DIFF)  # compare(a, b) gives b minus a: the arm minus the reference
                 block.append({"measure": name, "column": col, "by": _label(by), "arm": value, "reference": ref_value,
                               "n_arm": len(arm), "n_reference": len(ref), "arm_mean": c["mean_b"],
                               "reference_mean": c["mean_a"], "diff": c["diff"], "lo": c["lo"], "hi": c["hi"],
-                              "p": c["p"], "g": c["g"], "why": c["why"]})
+                              "p": c["p"], "g": c["g"], "why": c["why"], "clipped": c["clipped"]})
         for row, adjusted in zip(block, holm([r["p"] for r in block])):
             row["p_holm"] = adjusted
         out += [r for r in block if r["n_arm"] or r["n_reference"]]
@@ -70,7 +70,7 @@ def contrast_display(table: pd.DataFrame) -> pd.DataFrame:
     """The training-error contrasts as a person reads them: the interval beside the difference."""
     rows = table[table["column"] == "train_err_pct"] if len(table) else table
     out = [{"by": r["by"], "arm": r["arm"], "reference": r["reference"], "arm_mean": format_num(r["arm_mean"]),
-            "reference_mean": format_num(r["reference_mean"]), "diff": format_ci(r["diff"], r["lo"], r["hi"]),
+            "reference_mean": format_num(r["reference_mean"]), "diff": format_ci(r["diff"], r["lo"], r["hi"], bool(r.get("clipped", False))),
             "p_holm": format_p(r["p_holm"], why=r.get("why", "")), "g": format_num(r["g"], 2),
             "seeds": f"{int(r['n_arm'])} / {int(r['n_reference'])}"}
            for _, r in rows.iterrows()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards.stats import NO_SPREAD, arm_names, format_p, swept_fields
+from dashboards.stats import NO_SPREAD, arm_names, format_p, interval_words, swept_fields
 from sweeps.tracking import names
 
 from . import confirm, contrasts
@@ -32,7 +32,8 @@ def _plain_minus_residual(row: pd.Series) -> str:
     """The plain net's excess error with its interval, Holm p and seeds, e.g. "88.4 pp higher (95% CI ...)"."""
     diff, lo, hi = -row["diff"], -row["hi"], -row["lo"]
     word = "higher" if diff > 0 else "lower"
-    return f"{abs(diff):.1f} pp {word} (95% CI {lo:.1f} to {hi:.1f}, {format_p(row['p_holm'], True)}, {_seeds(row)})"
+    ci = interval_words(lo, hi, bool(row.get("clipped", False)))
+    return f"{abs(diff):.1f} pp {word} ({ci}, {format_p(row['p_holm'], True)}, {_seeds(row)})"
 
 
 def _depths(values) -> str:
@@ -82,7 +83,8 @@ def headline(verdict: pd.DataFrame) -> str:
 
 def _clause(row: pd.Series) -> str:
     """What one training-error contrast says, with its interval, Holm p and seeds."""
-    diff, ci = row["diff"], f"95% CI {row['lo']:.1f} to {row['hi']:.1f}, {format_p(row['p_holm'], True)}"
+    diff = row["diff"]
+    ci = f"{interval_words(row['lo'], row['hi'], bool(row.get('clipped', False)))}, {format_p(row['p_holm'], True)}"
     seeds = f"{int(row['n_arm'])} and {int(row['n_reference'])} seeds"
     ref, verdict = row["reference"], contrasts.judge(row)
     if verdict == "closes":
