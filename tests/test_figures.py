@@ -131,6 +131,18 @@ def test_gradient_flow_figure_on_probe():
     assert [t.get_text() for t in fig.legends[0].texts] == [f"{d} {n}" for d in DEPTHS for n in ("plain", "residual")]
 
 
+def test_gradient_flow_figure_gives_each_recipe_sharing_an_init_its_own_panel():
+    """`resnet-sweep probe --figure` with two activations and one init: two panels, not one merged line set."""
+    import pandas as pd
+
+    probe = pd.concat([make_probe().assign(activation="relu"), make_probe().assign(activation="tat")])
+    merged = figures.gradient_flow_figure(probe)
+    assert len(merged.axes) == 1  # the old behaviour: one panel per init, both recipes' medians in one line
+    fig = figures.gradient_flow_figure(probe, panel_by=("init", "norm", "activation"))
+    assert [ax.get_title() for ax in fig.axes] == ["init kaiming, activation relu", "init kaiming, activation tat"]
+    assert all(len(ax.lines) == 2 * len(DEPTHS) for ax in fig.axes)
+
+
 def test_gradient_flow_epochs_figure(history):
     fig = figures.gradient_flow_epochs_figure(history)
     assert len(fig.axes) == 2 * len(INITS)

@@ -165,19 +165,32 @@ def _shared_legend(fig: Figure, lines: Mapping) -> None:
         fig.legend(handles=handles, title="depth, network", fontsize="small", loc="outside right upper")
 
 
-def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: str = "") -> Figure:
-    """Per-block gradient norm vs block index, plain dashed and residual solid, one line per depth, a panel per init.
+def panel_labels(df: pd.DataFrame, keys: Sequence[str] = ("init",)) -> pd.Series:
+    """Each row's panel: its init, and every other of `keys` (a recipe's norm, activation, ...) that varies in df,
+    so that two recipes sharing an init are drawn apart. "init: kaiming", or "init kaiming, activation tat"."""
+    varying = [k for k in keys[1:] if k in df and df[k].astype(str).nunique() > 1]
+    if not varying:
+        return "init: " + df["init"].astype(str)
+    return df[["init", *varying]].astype(str).apply(
+        lambda r: ", ".join(f"{k} {v}" for k, v in zip(["init", *varying], r)), axis=1)
+
+
+def gradient_flow_figure(df: pd.DataFrame, value_col: str = "grad_norm", title: str = "",
+                         panel_by: Sequence[str] = ("init",)) -> Figure:
+    """Per-block gradient norm vs block index, plain dashed and residual solid, one line per depth, a panel per init
+    (and per value of any other of `panel_by` that varies: the probe's recipes).
 
     Takes the `probe` frame (depth, residual, init, block, grad_norm) or `history_to_gradflow` output;
     several runs of one (depth, residual, block) are summarised by their median.
     """
-    inits, colours = sorted(df["init"].unique()), depth_colours(df["depth"])
-    fig = Figure(figsize=(max(5 * len(inits) + 2, 8), 4), layout="constrained")
-    axes = fig.subplots(1, len(inits), squeeze=False, sharey=True)[0]
+    panel, colours = panel_labels(df, panel_by), depth_colours(df["depth"])
+    names = list(dict.fromkeys(sorted(panel)))
+    fig = Figure(figsize=(max(5 * len(names) + 2, 8), 4), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False, sharey=True)[0]
     lines = {}
-    for ax, init in zip(axes, inits):
-        lines |= _draw_gradflow(ax, df[df["init"] == init], value_col, colours)
-        ax.set_title(f"init: {init}")
+    for ax, name in zip(axes, names):
+        lines |= _draw_gradflow(ax, df[panel == name], value_col, colours)
+        ax.set_title(name)
     _shared_legend(fig, lines)
     suptitle(fig, title or "Gradient norm per block: plain (dashed) vs residual (solid)")
     return fig

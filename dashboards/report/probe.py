@@ -12,6 +12,7 @@ from sweeps.tracking.runs import normalise_trials
 from .html_parts import save_png
 
 PROBE_COLUMNS = {"depth", "residual", "block", "grad_norm"}
+RECIPE_COLUMNS = ("init", "norm", "activation", "tat_eta", "negative_slope")  # a panel per combination that varies
 
 
 def probe_report(csv_path: str, out_dir: str) -> str:
@@ -23,5 +24,5 @@ def probe_report(csv_path: str, out_dir: str) -> str:
                          "write one with resnet-sweep probe --out FILE")
     os.makedirs(out_dir, exist_ok=True)
     fig = gradient_flow_figure(rows, title="Gradient norm per block at initialization (resnet-sweep probe)\n"
-                                           "plain (dashed) vs residual (solid)")
+                                           "plain (dashed) vs residual (solid)", panel_by=RECIPE_COLUMNS)
     return save_png(fig, os.path.join(out_dir, "gradient_flow_probe.png"))
