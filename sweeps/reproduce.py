@@ -19,6 +19,7 @@ from resnet_core.train import Trainer, load_checkpoint
 from .errors import ServiceError
 from .tracking import names
 from .tracking.best_run import best_run
+from .tracking.models import old_model_warning, takes_raw_input
 from .tracking.runs import child_runs, config_of, current_name, find_parent
 from .trial.provenance import provenance_tags
 
@@ -155,8 +156,23 @@ def reproduce_run(target: str, tracking_uri: str, device: str = "cpu", tolerance
     return Reproduction(run.info.run_id, logged, reproduced, worst, tol, model_acc, run.data.metrics.get("test/acc"))
 
 
+def model_input_warning(target: str, tracking_uri: str) -> str | None:
+    """The one-line warning for a registered model logged before models took raw images; None otherwise."""
+    if not target.startswith("models:/"):
+        return None
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        raw = takes_raw_input(target)
+    except MlflowException:  # not in the registry: resolve_run says so in one line
+        return None
+    return None if raw else old_model_warning(target)
+
+
 def reproduce(target: str, tracking_uri: str, device: str, tolerance: float | None) -> int:
     """resnet-sweep reproduce: retrain, print the comparison; exit code 0 when reproduced."""
+    warning = model_input_warning(target, tracking_uri)
+    if warning:
+        print(warning)
     result = reproduce_run(target, tracking_uri, device, tolerance)
     print_reproduction(result)
     return 0 if result.ok else 1

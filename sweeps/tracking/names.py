@@ -44,6 +44,12 @@ EXPERIMENT_KIND, TRAINING_KIND = "mlflow.experimentKind", "custom_model_developm
 CHAMPION = "champion"                # the alias `--register NAME` gives the sweep's best model version
 TRIAL_RUN = "trial_run_id"           # version tag: the trial run `reproduce models:/NAME@champion` retrains
 
+# --- the logged best model (on the parent run) -------------------------------------------------------------
+BEST_MODEL = "best_model"            # the logged model's name
+MODEL_CARD_ARTIFACT = "MODEL_CARD.md"  # the model card, in the logged model's extra_files/
+MODEL_INPUT, RAW_INPUT = "input", "raw"  # MLmodel metadata key and value: takes raw images, normalizes inside
+# (models logged before it, without the key, take normalized float32 N x C x H x W)
+
 # --- params of a parent run -------------------------------------------------------------------------------
 METRIC, METRIC_DEFAULT = "metric", "val/acc"
 MODE, MODE_DEFAULT = "mode", "max"
