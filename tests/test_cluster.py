@@ -72,7 +72,8 @@ def check_exactly_once(topo: Topology, experiment: str, trials: int, epochs: int
     rows = result_rows(topo.sweep_dir(experiment))
     points = 0
     for run in children:
-        assert run.data.tags["outcome"] == "completed", run.data.tags
+        why = {k: run.data.tags.get(k) for k in ("trial_id", "outcome", "error")}  # the error line, if it errored
+        assert run.data.tags["outcome"] == "completed", why
         want = reported(rows[run.data.params["trial_id"]])
         assert want["epoch"] == list(range(1, epochs + 1))
         assert set(run.data.metrics) == set(want)
