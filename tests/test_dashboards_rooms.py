@@ -6,25 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from test_layout import imports_of
+
 ROOT = Path(__file__).resolve().parents[1]
 ROOMS = ("stats", "study", "verdict", "figures", "report")
 NO_DRAWING = ("stats", "verdict")  # numbers and words only: no matplotlib, no plotly
-
-
-def _imports(path: Path) -> set[str]:
-    """Absolute module names a file imports, anywhere in it (relative imports resolved)."""
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            found |= {base} | {f"{base}.{a.name}" for a in node.names}
-    return found
 
 
 def _drawing() -> list[str]:
@@ -32,7 +18,7 @@ def _drawing() -> list[str]:
     for path in sorted((ROOT / "dashboards").rglob("*.py")):
         parts = path.relative_to(ROOT / "dashboards").parts
         room = parts[0] if len(parts) > 1 else None
-        for name in sorted(_imports(path)):
+        for name in sorted(imports_of(path, ROOT)):
             if room in NO_DRAWING and name.split(".")[0] in ("matplotlib", "plotly"):
                 found.append(f"{path.relative_to(ROOT)} draws ({name})")
     return found

@@ -34,8 +34,8 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def imports_of(path: Path, root: Path) -> set[str]:
-    """Every module path an import in the file names (relative imports resolved; `from a import b` gives a.b
-    when that is a module of the tree, else a)."""
+    """Every module path an import in the file names, third-party ones too (relative imports resolved;
+    `from a import b` gives a.b when that is a module of the tree, else a)."""
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found = set()
@@ -50,7 +50,7 @@ def imports_of(path: Path, root: Path) -> set[str]:
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 found.add(sub if _is_module(sub, root) else base)
-    return {m for m in found if m.split(".")[0] in PACKAGES}
+    return found
 
 
 def _is_module(name: str, root: Path) -> bool:
@@ -69,7 +69,7 @@ def modules(root: Path) -> dict[str, set[str]]:
     out = {}
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
-            out[module_name(path, root)] = imports_of(path, root)
+            out[module_name(path, root)] = {m for m in imports_of(path, root) if m.split(".")[0] in PACKAGES}
     return out
 
 
