@@ -67,7 +67,7 @@ class SweepResult:
 
     def history(self, metric: str = "train/error") -> pd.DataFrame:
         """Per-epoch values of one metric, one row per (trial run, epoch): run_id, epoch, the metric, and the
-        trial's depth, residual, init, seed, lr, recipe and stage."""
+        trial's depth, residual, init, seed, lr, recipe, stage and epochs (its training budget)."""
         if metric not in self._history:
             from mlflow import MlflowClient
 
@@ -81,10 +81,35 @@ class SweepResult:
         return self._history[metric].copy()
 
     @cached_property
+    def _adequacy_record(self) -> dict | None:
+        """The adequacy record on the parent run (None: no confirm stage, or the sweep predates search rounds)."""
+        from mlflow import MlflowClient
+
+        from .tracking.runs import load_adequacy
+
+        return load_adequacy(MlflowClient(self.tracking_uri), self.parent_run_id)
+
+    @cached_property
     def _answer(self) -> tuple[pd.DataFrame, str]:
         from dashboards.verdict.headline import answer
 
-        return answer(self._data.trials, self._data.parent.data.params)
+        return answer(self._data.trials, self._data.parent.data.params, self._adequacy_record)
+
+    @property
+    def adequacy(self) -> pd.DataFrame:
+        """Was every arm tuned well enough? Per arm and training budget: trials, rounds, final range, best value and
+        where it sits, coverage, diverged trials, the tuning curve's last gain, adequate yes/no and why; an empty
+        frame with these columns for a sweep without an adequacy record."""
+        from dashboards.verdict.adequacy import adequacy_table
+        from dashboards.verdict.budgets import largest_budget
+
+        return adequacy_table(self._adequacy_record, largest_budget(self._data.trials))
+
+    def _adequacy_words(self) -> str:
+        from dashboards.verdict.adequacy import summary_words
+        from dashboards.verdict.headline import has_confirm
+
+        return summary_words(self._adequacy_record, has_confirm(self._data.trials))
 
     @property
     def verdict(self) -> pd.DataFrame:
@@ -99,9 +124,10 @@ class SweepResult:
 
     @property
     def summary(self) -> dict:
-        """Counts by outcome, trial-hours and the best run: what the sweep ended with."""
+        """Counts by outcome, trial-hours, the best run, and whether every arm was tuned well enough (adequacy):
+        what the sweep ended with."""
         if self._summary is not None:
-            return dict(self._summary)
+            return {**self._summary, "adequacy": self._adequacy_words()}
         from resnet_core.outcomes import OUTCOMES
 
         t, metrics = self._data.trials, self._data.parent.data.metrics
@@ -111,7 +137,8 @@ class SweepResult:
                 "trial_hours": metrics.get("trial_hours", 0.0), "best_run_id": best,
                 "best_value": metrics.get(names.best_metric(names.sweep_metric(self.params)[0])),
                 "running": int((t["status"] == "RUNNING").sum()) if len(t) else 0,
-                "parent_run_id": self.parent_run_id, "experiment_id": self.experiment_id}
+                "parent_run_id": self.parent_run_id, "experiment_id": self.experiment_id,
+                "adequacy": self._adequacy_words()}
 
     def best(self) -> pd.Series:
         """The best trial's row of `trials`: the one the sweep picked (its best_run_id), else the one the same rule
@@ -152,7 +179,8 @@ class SweepResult:
     @cached_property
     def figures(self) -> dict[str, object]:
         """The report's figures as matplotlib Figures by name (degradation, training_curves, gradient_flow, ...,
-        and confirm_degradation and tuning_budget for a sweep with a confirm stage); each one shows inline."""
+        confirm_degradation and tuning_budget for a sweep with a confirm stage, and training_budgets when it trained
+        at several budgets); each one shows inline."""
         from .tracking.runs import load_sweep
         from dashboards.report.build import report_figures
 
@@ -167,8 +195,14 @@ class SweepResult:
         return f"<SweepResult {self.experiment}: {len(self.trials)} trials, parent run {self.parent_run_id}>"
 
     def _repr_html_(self) -> str:
-        """In Jupyter: the headline, the verdict table and the MLflow link."""
+        """In Jupyter: the headline, the verdict table, the adequacy table (or why there is none) and the MLflow
+        link."""
         table = self.verdict.to_html(index=False, border=0) if len(self.verdict) else ""
+        adequacy, words = self.adequacy, self._adequacy_words()
+        if len(adequacy):
+            table += f"<p>Tuning: {html.escape(words)}</p>" + adequacy.to_html(index=False, border=0)
+        elif words:
+            table += f"<p>{html.escape(words)}</p>"
         return (f"<div><p><b>Sweep {html.escape(self.experiment)}</b>: {len(self.trials)} trials, parent run "
                 f"<code>{self.parent_run_id}</code></p><p><b>{html.escape(self.headline)}</b></p>{table}"
                 f'<p>MLflow: <a href="{html.escape(self.ui_url)}" target="_blank">{html.escape(self.ui_url)}</a></p>'

@@ -1,1 +1,1 @@
-"""The figures room: pure matplotlib and plotly figures of the search, the confirm stage, recipes and the space."""
+"""The figures room: pure matplotlib and plotly figures of the search, confirm, training budgets, recipes, space."""

@@ -18,13 +18,14 @@ from mlflow import MlflowClient
 
 from dashboards import stats
 from dashboards.figures.budget import budget_figure
+from dashboards.figures.budgets import training_budget_figure
 from dashboards.figures.confirm import confirm_degradation_figure
 from dashboards.verdict import budget, confirm
 from dashboards.verdict.headline import has_confirm, study_of
 from sweeps.tracking import names
-from sweeps.tracking.runs import SweepData, load_sweep
+from sweeps.tracking.runs import SweepData, load_adequacy, load_sweep
 
-from . import recipes, sections
+from . import budgets, recipes, sections
 from .drawing import FIGURES, Inputs, attempt, write_figures, write_parallel_coordinates
 from .html_parts import render_html
 from .links import link_report
@@ -35,7 +36,8 @@ TITLE = "Does depth need residuals? Sweep report: {name}"
 def clear_outputs(out_dir: str) -> None:
     """Remove files an earlier report left in out_dir, so a figure skipped now is not logged stale."""
     for name in [f"{n}.png" for n, *_ in FIGURES] + recipes.FILES + [
-            "confirm_degradation.png", "tuning_budget.png", "parallel_coordinates.html", "report.html"]:
+            "confirm_degradation.png", f"{budgets.FIGURE}.png", "tuning_budget.png", "parallel_coordinates.html",
+            "report.html"]:
         if os.path.exists(os.path.join(out_dir, name)):
             os.remove(os.path.join(out_dir, name))
 
@@ -68,6 +70,8 @@ def report_figures(data: SweepData) -> dict[str, Figure]:
                      for name, _, build, source, _ in recipes.FIGURES]
     elif len(confirm.confirm_verdict(data.trials)):
         builders.append(("confirm_degradation", lambda: confirm_degradation_figure(data.trials)))
+    if budgets.several_budgets(data.trials):
+        builders.append((budgets.FIGURE, lambda: training_budget_figure(data.trials)))
     if has_confirm(data.trials):
         curves = budget.budget_curves(data.trials, stats.swept_fields(data.trials), inp.metric, inp.mode)
         builders.append(("tuning_budget", lambda: budget_figure(curves, inp.metric)))
@@ -76,13 +80,14 @@ def report_figures(data: SweepData) -> dict[str, Figure]:
     return {name: fig for name, fig in drawn.items() if fig is not None}
 
 
-def _confirm_parts(data: SweepData, inp: Inputs, out_dir: str) -> tuple[str, str]:
-    """(headline paragraph, confirm section): contrasts with a reference arm, else residual minus plain."""
+def _confirm_parts(data: SweepData, inp: Inputs, out_dir: str, adequacy: dict | None) -> tuple[str, str]:
+    """(headline paragraph, confirm section): contrasts with a reference arm, else residual minus plain; adequacy is
+    the sweep's adequacy record (None without one)."""
     reference, factors = study_of(data.parent.data.params)
     if reference:  # a study with a reference arm: every other value of its factor against it
         return recipes.contrast_section(data.trials, data.history, out_dir, reference, factors, inp.metric, inp.mode,
-                                        sections.budget_section(data.trials, out_dir, inp.metric, inp.mode))
-    return sections.confirm_section(data.trials, out_dir, inp.metric, inp.mode)
+                                        sections.budget_section(data.trials, out_dir, inp.metric, inp.mode), adequacy)
+    return sections.confirm_section(data.trials, out_dir, inp.metric, inp.mode, adequacy)
 
 
 def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str:
@@ -94,7 +99,8 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     parent, spec, everything = data.parent, data.spec, data.trials  # the loader's frames are already normalised
     inp = search_inputs(data)
     trials = inp.trials
-    headline, confirm_html = _confirm_parts(data, inp, out_dir)
+    client = MlflowClient(tracking_uri)
+    headline, confirm_html = _confirm_parts(data, inp, out_dir, load_adequacy(client, parent.info.run_id))
     figure_sections, name = write_figures(inp, out_dir), parent.data.tags.get(names.SWEEP, ref)
     dataset = spec.get("dataset") or (str(trials["dataset"].iloc[0]) if "dataset" in trials and len(trials) else "")
     parts = {"intro": html.escape(f"Sweep {name}: {len(everything)} trials on {dataset or 'unknown data'}, "
@@ -106,7 +112,6 @@ def build_report(ref: str, tracking_uri: str, out_dir: str | None = None) -> str
     path = os.path.join(out_dir, "report.html")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(render_html(TITLE.format(name=name), figure_sections, parts))
-    client = MlflowClient(tracking_uri)
     client.log_artifacts(parent.info.run_id, out_dir, "report")
     link_report(client, parent, tracking_uri)
     return path

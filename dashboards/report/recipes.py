@@ -10,6 +10,7 @@ from dashboards.figures import recipes as recipe_figures
 from dashboards.verdict import confirm, contrasts
 from dashboards.verdict.headline import verdict_headline
 
+from .budgets import adequacy_html, training_budget_html
 from .drawing import Skip, draw
 from .html_parts import figure_html, table_html
 
@@ -40,8 +41,10 @@ def figure_builder(build, frame: pd.DataFrame | None):
 
 
 def contrast_section(trials: pd.DataFrame, history: pd.DataFrame | None, out_dir: str, reference: tuple[str, str],
-                     factors: list[str], metric: str, mode: str, budget_html: str) -> tuple[str, str]:
-    """(headline paragraph, confirm section): the contrasts with the reference, per-recipe figures, the picks."""
+                     factors: list[str], metric: str, mode: str, budget_html: str,
+                     adequacy: dict | None = None) -> tuple[str, str]:
+    """(headline paragraph, confirm section): the contrasts with the reference, per-recipe figures, the
+    training-budget figure (several budgets), the picks, the adequacy table."""
     table = contrasts.contrast_table(trials, reference, factors)
     if table.empty:
         return ('<p class="note">No verdict yet: no confirm run has completed (resnet-sweep resume finishes them).'
@@ -51,6 +54,8 @@ def contrast_section(trials: pd.DataFrame, history: pd.DataFrame | None, out_dir
                       for name, title, build, source, caption in FIGURES)
     body = (f"<p>{html.escape(CONTRAST_NOTE)}</p>"
             f"{table_html(contrasts.contrast_display(table), 'confirm-verdict')}{figures}"
-            f"<h3>How each arm was picked</h3>{table_html(confirm.picks_display(trials), 'picks')}{budget_html}")
-    sentence = verdict_headline(trials, metric, mode, reference, factors)
+            f"{training_budget_html(trials, out_dir)}"
+            f"<h3>How each arm was picked</h3>{table_html(confirm.picks_display(trials), 'picks')}"
+            f"{adequacy_html(adequacy, trials)}{budget_html}")
+    sentence = verdict_headline(trials, metric, mode, reference, factors, adequacy)
     return f'<p class="headline">{html.escape(sentence)}</p>', body

@@ -17,6 +17,7 @@ from dashboards.verdict.headline import verdict_headline
 from resnet_core.outcomes import OUTCOMES
 from sweeps.tracking import names
 
+from .budgets import adequacy_html, training_budget_html
 from .drawing import draw
 from .html_parts import figure_html, pairs_html, table_html
 
@@ -43,8 +44,10 @@ def budget_section(trials: pd.DataFrame, out_dir: str, metric: str, mode: str) -
 
 
 def confirm_section(trials: pd.DataFrame, out_dir: str, metric: str = names.METRIC_DEFAULT,
-                    mode: str = names.MODE_DEFAULT) -> tuple[str, str]:
-    """(headline paragraph, verdict section) from confirm runs only; a note instead when the sweep has none."""
+                    mode: str = names.MODE_DEFAULT, adequacy: dict | None = None) -> tuple[str, str]:
+    """(headline paragraph, verdict section) from confirm runs only (per depth and training budget, the
+    training-budget figure when there are several, and the adequacy record's table); a note instead when the sweep
+    has none."""
     table = confirm.confirm_verdict(trials)
     started = int((trials[names.STAGE] == names.CONFIRM).sum()) if names.STAGE in trials and len(trials) else 0
     if table.empty and started:
@@ -57,9 +60,11 @@ def confirm_section(trials: pd.DataFrame, out_dir: str, metric: str = names.METR
     fig = draw("confirm_degradation", "Degradation with depth: confirm runs",
                lambda: confirm_degradation_figure(trials), CONFIRM_CAPTION, out_dir)
     body = (f"<p>{html.escape(CONFIRM_NOTE)}</p>{table_html(confirm.verdict_display(table), 'confirm-verdict')}"
-            f"{figure_html(fig)}<h3>How each arm was picked</h3>{table_html(confirm.picks_display(trials), 'picks')}"
-            f"{budget_section(trials, out_dir, metric, mode)}")
-    return f'<p class="headline">{html.escape(verdict_headline(trials, metric, mode))}</p>', body
+            f"{figure_html(fig)}{training_budget_html(trials, out_dir)}"
+            f"<h3>How each arm was picked</h3>{table_html(confirm.picks_display(trials), 'picks')}"
+            f"{adequacy_html(adequacy, trials)}{budget_section(trials, out_dir, metric, mode)}")
+    sentence = verdict_headline(trials, metric, mode, adequacy=adequacy)
+    return f'<p class="headline">{html.escape(sentence)}</p>', body
 
 
 def search_verdict_html(display: pd.DataFrame) -> str:

@@ -1,1 +1,1 @@
-"""The verdict room: residual minus plain (search and confirm), contrasts with a reference, tuning budget, headline."""
+"""The verdict room: residual minus plain (search and confirm, per training budget), contrasts, tuning, headline."""

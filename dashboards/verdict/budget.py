@@ -5,6 +5,9 @@ Pure: the search trials in, curves and a table out; the figure is `dashboards.fi
 expected maximum of n draws (with replacement) is
 E[max of n] = sum_i v_(i) * ((i/N)^n - ((i-1)/N)^n). A curve still rising at n = N says that more tuning
 could have found a better configuration, and so could change the verdict.
+
+This is the *tuning* budget (search configurations per arm); the *training* budget (epochs each net trains, the
+verdict per budget, convergence) is `dashboards.verdict.budgets`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pandas as pd
 from dashboards.stats import arm_names
 from sweeps.tracking import names
 
-FACTORS = ("depth", "residual", "recipe")  # the columns that name an arm (a recipe implies its residual)
+FACTORS = ("depth", "residual", "recipe", "epochs")  # the columns that name an arm (a recipe implies its residual)
 RISING_PP = 0.5  # gain of the last trial (percentage points of the metric) above which a curve is still rising
 
 
@@ -44,15 +47,19 @@ def _configuration_values(rows: pd.DataFrame, params: Sequence[str], metric: str
 
 def budget_curves(trials: pd.DataFrame, params: Sequence[str], metric: str = names.METRIC_DEFAULT,
                   mode: str = names.MODE_DEFAULT) -> pd.DataFrame:
-    """Per arm (depth and network or recipe) of the search stage and n = 1..N: the expected best metric, in percent."""
+    """Per arm (depth and network or recipe, and training budget when there are several) of the search stage and
+    n = 1..N: the expected best metric, in percent."""
     columns = ["depth", "arm", "n", "expected_best", "configurations"]
     search = trials[trials[names.STAGE] != names.CONFIRM] if names.STAGE in trials else trials
     if not len(search) or metric not in search or not {"depth", "residual"} <= set(search):
         return pd.DataFrame(columns=columns)
     sign = 1.0 if mode == "max" else -1.0
     scale = 100.0 if metric.endswith(("acc", "error")) else 1.0
+    arms = arm_names(search)
+    if names.EPOCHS in search and search[names.EPOCHS].nunique() > 1:  # each training budget tunes on its own
+        arms = arms + ", " + search[names.EPOCHS].astype(int).astype(str) + " epochs"
     out = []
-    for (depth, arm), rows in search.assign(arm=arm_names(search)).groupby(["depth", "arm"]):
+    for (depth, arm), rows in search.assign(arm=arms).groupby(["depth", "arm"]):
         values = sign * _configuration_values(rows, params, metric)
         out += [{"depth": depth, "arm": arm, "n": n, "configurations": len(values),
                  "expected_best": sign * scale * expected_max(values, n)} for n in range(1, len(values) + 1)]

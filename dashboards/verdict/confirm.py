@@ -26,9 +26,9 @@ PICK_RULES = {
     "default": "no usable search trial at all: the search space's middle values",
     "untuned": "not tuned: every search trial of the arm errored or diverged; the search space's middle values",
 }
-VERDICT_COLUMNS = {"depth": "Depth", "measure": "Measure", "plain": "Plain (%)", "residual": "Residual (%)",
-                   "difference": "Residual − plain (pp, 95% CI)", "p": "p (Welch)", "p_holm": "p (Holm)",
-                   "g": "Hedges' g", "seeds": "Seeds (plain / residual)"}
+VERDICT_COLUMNS = {"depth": "Depth", "epochs": "Epochs", "measure": "Measure", "plain": "Plain (%)",
+                   "residual": "Residual (%)", "difference": "Residual − plain (pp, 95% CI)", "p": "p (Welch)",
+                   "p_holm": "p (Holm)", "g": "Hedges' g", "seeds": "Seeds (plain / residual)"}
 UNTUNED_RULES = ("untuned", "default")  # picks made without any usable search trial of the arm
 
 
@@ -45,26 +45,61 @@ def untuned_rows(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[(trials[names.STAGE] == names.CONFIRM) & trials[names.PICK_RULE].isin(UNTUNED_RULES)]
 
 
+def budgets(frame: pd.DataFrame) -> list[int]:
+    """The training budgets (epochs) of a frame of trials or of a verdict, ascending; [] when it names none."""
+    if names.EPOCHS not in frame or not len(frame):
+        return []
+    return sorted({int(e) for e in pd.to_numeric(frame[names.EPOCHS], errors="coerce").dropna()})
+
+
+def epochs_text(epochs: int) -> str:
+    """A training budget in words: "1 epoch", "8 epochs"."""
+    return f"{int(epochs)} epoch{'' if int(epochs) == 1 else 's'}"
+
+
+def _cells(rows: pd.DataFrame) -> list[tuple[object, float, pd.Series]]:
+    """(depth, epochs, row mask) per verdict cell: per depth, and per training budget where the trials name one."""
+    epochs = pd.to_numeric(rows[names.EPOCHS], errors="coerce") if names.EPOCHS in rows else None
+    if epochs is None or epochs.isna().all():
+        return [(d, float("nan"), rows["depth"] == d) for d in sorted(rows["depth"].unique())]
+    pairs = sorted({(d, int(e)) for d, e in zip(rows["depth"], epochs) if pd.notna(e)})
+    return [(d, e, (rows["depth"] == d) & (epochs == e)) for d, e in pairs]
+
+
 def confirm_verdict(trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per (measure, depth): seeds per arm, means, difference with 95% CI, Welch p, Holm p, Hedges' g,
-    why the difference went untested ('' when tested: `dashboards.stats.untestable`), and whether each arm
-    went untuned."""
-    rows, untuned = confirm_rows(trials), untuned_arms(trials)
+    """One row per (measure, depth, training budget): seeds per arm, means, difference with 95% CI, Welch p, Holm p
+    (across every row of the measure), Hedges' g, why the difference went untested ('' when tested:
+    `dashboards.stats.untestable`), and whether each arm went untuned. `epochs` is NaN when the trials name no
+    budget."""
+    rows = confirm_rows(trials)
+    untuned = untuned_rows(trials)
     out = []
     for col, name, _ in MEASURES:
         block = []
-        for depth in sorted(rows["depth"].unique()) if len(rows) else []:
-            at = rows[rows["depth"] == depth]
+        for depth, epochs, mask in _cells(rows) if len(rows) else []:
+            at = rows[mask]
             plain, residual = finite(at.loc[~at["residual"], col]), finite(at.loc[at["residual"], col])
-            block.append({"measure": name, "column": col, "depth": depth, "n_plain": len(plain),
-                          "n_residual": len(residual), **_renamed(compare(plain, residual, PERCENT_DIFF)),
-                          "untuned_plain": (depth, False) in untuned, "untuned_residual": (depth, True) in untuned})
+            block.append({"measure": name, "column": col, "depth": depth, "epochs": epochs,
+                          "n_plain": len(plain), "n_residual": len(residual),
+                          **_renamed(compare(plain, residual, PERCENT_DIFF)),
+                          "untuned_plain": _untuned(untuned, depth, epochs, False),
+                          "untuned_residual": _untuned(untuned, depth, epochs, True)})
         for row, adjusted in zip(block, holm([r["p"] for r in block])):
             row["p_holm"] = adjusted
         out += [r for r in block if r["n_plain"] or r["n_residual"]]  # e.g. no test split logged: no rows
-    columns = ["measure", "column", "depth", "n_plain", "n_residual", "plain", "residual", "diff", "lo", "hi", "p",
-               "g", "why", "clipped", "p_holm", "untuned_plain", "untuned_residual"]
+    columns = ["measure", "column", "depth", "epochs", "n_plain", "n_residual", "plain", "residual", "diff", "lo",
+               "hi", "p", "g", "why", "clipped", "p_holm", "untuned_plain", "untuned_residual"]
     return pd.DataFrame(out, columns=columns)
+
+
+def _untuned(untuned: pd.DataFrame, depth, epochs: float, residual: bool) -> bool:
+    """Whether the arm (depth, residual) at this budget (any budget when epochs is NaN) was confirmed untuned."""
+    if not len(untuned):
+        return False
+    hit = (untuned["depth"] == depth) & (untuned["residual"].astype(bool) == residual)
+    if pd.notna(epochs) and names.EPOCHS in untuned:
+        hit &= pd.to_numeric(untuned[names.EPOCHS], errors="coerce") == epochs
+    return bool(hit.any())
 
 
 def _renamed(c: dict) -> dict:
@@ -79,39 +114,52 @@ def _config_text(rows: pd.DataFrame) -> str:
                      for k in ("init", "lr") if k in rows)
 
 
+def several_budgets(verdict: pd.DataFrame) -> bool:
+    """Whether a verdict spans more than one training budget (its tables then show an Epochs column)."""
+    return len(budgets(verdict)) > 1
+
+
 def verdict_display(verdict: pd.DataFrame) -> pd.DataFrame:
-    """The compact verdict a person reads at a glance: human column names, the interval beside the difference."""
-    rows = [{"depth": int(r["depth"]), "measure": r["measure"],
+    """The compact verdict a person reads at a glance: human column names, the interval beside the difference; an
+    Epochs column beside Depth when the verdict spans several training budgets."""
+    rows = [{"depth": int(r["depth"]), "epochs": int(r["epochs"]) if pd.notna(r.get("epochs")) else "",
+             "measure": r["measure"],
              "plain": format_num(r["plain"]) + (" (not tuned)" if r.get("untuned_plain") else ""),
              "residual": format_num(r["residual"]) + (" (not tuned)" if r.get("untuned_residual") else ""),
              "difference": format_ci(r["diff"], r["lo"], r["hi"], bool(r.get("clipped", False))),
              "p": format_p(r["p"], why=r.get("why", "")), "p_holm": format_p(r["p_holm"], why=r.get("why", "")),
              "g": format_num(r["g"], 2), "seeds": f"{int(r['n_plain'])} / {int(r['n_residual'])}"}
             for _, r in verdict.iterrows()]
-    return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).rename(columns=VERDICT_COLUMNS)
+    columns = {k: v for k, v in VERDICT_COLUMNS.items() if k != "epochs" or several_budgets(verdict)}
+    return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).loc[:, list(columns)].rename(columns=columns)
 
 
 COMPACT_COLUMNS = ("Depth", "Plain (%)", "Residual (%)", "Residual − plain (pp, 95% CI)", "p (Holm)")
 
 
 def compact_verdict(verdict: pd.DataFrame) -> pd.DataFrame:
-    """The headline's measure only (training error), one row per depth: what the terminal and a notebook show."""
+    """The headline's measure only (training error), one row per depth (and budget, with an Epochs column beside
+    Depth when there are several): what the terminal and a notebook show."""
     rows = verdict_display(verdict[verdict["column"] == "train_err_pct"]) if len(verdict) else pd.DataFrame()
     if rows.empty:
         return pd.DataFrame(columns=list(COMPACT_COLUMNS))
-    return rows[list(COMPACT_COLUMNS)].reset_index(drop=True)
+    columns = ["Depth", *(["Epochs"] if "Epochs" in rows else []), *COMPACT_COLUMNS[1:]]
+    return rows[columns].reset_index(drop=True)
 
 
 def picks_display(trials: pd.DataFrame) -> pd.DataFrame:
-    """Which configuration each arm was confirmed with, the rule that picked it, and its confirm runs."""
+    """Which configuration each arm was confirmed with, the rule that picked it, and its confirm runs (per training
+    budget, with an Epochs column, when there are several)."""
     if names.STAGE not in trials:
         return pd.DataFrame()
     rows = trials[trials[names.STAGE] == names.CONFIRM]
+    by_budget = len(budgets(rows)) > 1
+    keys = ["depth", *([names.EPOCHS] if by_budget else []), "_arm"]
     out = []
-    for (depth, arm), g in rows.assign(_arm=arm_names(rows)).groupby(["depth", "_arm"]) if len(rows) else []:
+    for key, g in rows.assign(_arm=arm_names(rows)).groupby(keys) if len(rows) else []:
         rule = str(g[names.PICK_RULE].iloc[0]) if names.PICK_RULE in g else ""
-        out.append({"Depth": int(depth), "Network": arm, "Configuration": _config_text(g),
-                    "Picked by": PICK_RULES.get(rule, rule or "unknown"),
+        out.append({"Depth": int(key[0]), **({"Epochs": int(key[1])} if by_budget else {}), "Network": key[-1],
+                    "Configuration": _config_text(g), "Picked by": PICK_RULES.get(rule, rule or "unknown"),
                     "Seeds": ", ".join(str(int(s)) for s in sorted(g["seed"])) if "seed" in g else "",
                     "Completed": f"{int((g['outcome'] == 'completed').sum())} of {len(g)}"})
     return pd.DataFrame(out)

@@ -13,13 +13,15 @@ import pandas as pd
 
 from dashboards.stats import PERCENT_DIFF, compare, confirm_rows, finite, format_ci, format_num, format_p, holm
 
-from .confirm import ALPHA, MEASURES
+from sweeps.tracking import names
+
+from .confirm import ALPHA, MEASURES, epochs_text
 
 # Not significant and the interval's half-width at most this many pp: the gap is closed (within the
 # interval); a wider interval is inconclusive, whatever the point estimate says.
 CLOSE_PP = 5.0
-COLUMNS = ["measure", "column", "by", "arm", "reference", "n_arm", "n_reference", "arm_mean", "reference_mean",
-           "diff", "lo", "hi", "p", "g", "why", "clipped", "p_holm"]
+COLUMNS = ["measure", "column", "by", "epochs", "arm", "reference", "n_arm", "n_reference", "arm_mean",
+           "reference_mean", "diff", "lo", "hi", "p", "g", "why", "clipped", "p_holm"]
 DISPLAY = {"by": "At", "arm": "Arm", "reference": "Reference", "arm_mean": "Arm (%)",
            "reference_mean": "Reference (%)", "diff": "Arm − reference (pp, 95% CI)", "p_holm": "p (Holm)",
            "g": "Hedges' g", "seeds": "Seeds (arm / reference)"}
@@ -34,11 +36,13 @@ def parse_reference(text: str | None) -> tuple[str, str] | None:
 
 
 def _label(values: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in values.items())
+    """The other factors' values in words, e.g. "depth 56, 8 epochs" (a training budget reads as its epochs)."""
+    return ", ".join(epochs_text(v) if k == names.EPOCHS else f"{k} {v}" for k, v in values.items())
 
 
 def contrast_table(trials: pd.DataFrame, reference: tuple[str, str], factors: list[str]) -> pd.DataFrame:
-    """One row per (measure, other factors' values, non-reference value): arm minus reference."""
+    """One row per (measure, other factors' values, non-reference value): arm minus reference; `epochs` holds the
+    row's training budget when `epochs` is one of the factors (several budgets), else NaN."""
     factor, ref_value = reference
     rows = confirm_rows(trials)
     if not len(rows) or factor not in rows:
@@ -55,7 +59,8 @@ def contrast_table(trials: pd.DataFrame, reference: tuple[str, str], factors: li
             for value in sorted(set(at[factor]) - {ref_value}):
                 arm = finite(at.loc[at[factor] == value, col])
                 c = compare(ref, arm, PERCENT_DIFF)  # compare(a, b) gives b minus a: the arm minus the reference
-                block.append({"measure": name, "column": col, "by": _label(by), "arm": value, "reference": ref_value,
+                block.append({"measure": name, "column": col, "by": _label(by),
+                              "epochs": by.get(names.EPOCHS, float("nan")), "arm": value, "reference": ref_value,
                               "n_arm": len(arm), "n_reference": len(ref), "arm_mean": c["mean_b"],
                               "reference_mean": c["mean_a"], "diff": c["diff"], "lo": c["lo"], "hi": c["hi"],
                               "p": c["p"], "g": c["g"], "why": c["why"], "clipped": c["clipped"]})

@@ -1,8 +1,11 @@
 """The sweep's answer in words: the one place its headline sentence is made, for the report, terminal and notebook.
 
-`sweep_headline` (and `answer`, which adds the compact table) is what callers use: the contrasts with a
-reference arm when the sweep names one, else residual minus plain, then what limits the answer (arms confirmed
-untuned, tuning curves still rising). `headline` and `contrast_headline` word one verdict table each.
+`sweep_headline` (and `answer`, which adds the compact table) is what callers use: first, when the sweep's
+adequacy record says an arm was not tuned well enough, which and why; then the contrasts with a reference arm when
+the sweep names one, else residual minus plain, after its training budget ("After 8 epochs, ..."; with several
+budgets the largest first, the others briefly, how the gap moves with the budget, and whether the largest is
+converged: `budgets`); then what limits the answer (arms confirmed untuned, and, for sweeps without an adequacy
+record, tuning curves still rising). `headline` and `contrast_headline` word one verdict table each.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import pandas as pd
 from dashboards.stats import NO_SPREAD, arm_names, format_p, interval_words, swept_fields
 from sweeps.tracking import names
 
-from . import confirm, contrasts
+from . import budgets, confirm, contrasts
+from .adequacy import adequacy_sentence
 from .budget import budget_curves, still_rising
 
 NO_CONFIRM = "No verdict: this sweep has no confirm stage (add confirm: {seeds: 3} to the spec for one)."
@@ -127,26 +131,63 @@ def tuning_note(curves: pd.DataFrame, mode: str = names.MODE_DEFAULT) -> str:
             f"{k} search trials per arm for {listed}.")
 
 
-def limits(trials: pd.DataFrame, metric: str, mode: str) -> str:
-    """What limits the answer: arms confirmed untuned, and arms whose tuning curve still rose at the end, or ''."""
+def limits(trials: pd.DataFrame, metric: str, mode: str, adequacy: dict | None = None) -> str:
+    """What limits the answer: arms confirmed untuned, and, without an adequacy record (which says it first, in
+    its own words), arms whose tuning curve still rose at the end; or ''."""
     rows = confirm.untuned_rows(trials)
     untuned = sorted({f"{a}-{int(d)}" for a, d in zip(arm_names(rows), rows["depth"])}) if len(rows) else []
     sentence = (f"Not tuned: {', '.join(untuned)} (every search trial errored or diverged, so confirmed at the "
                 "search space's middle values)." if untuned else "")
-    note = tuning_note(budget_curves(trials, swept_fields(trials), metric, mode), mode) if metric in trials else ""
+    note = ""
+    if adequacy is None and metric in trials:
+        note = tuning_note(budget_curves(trials, swept_fields(trials), metric, mode), mode)
     return f"{sentence} {note}".strip()
 
 
+def residual_headline(trials: pd.DataFrame) -> str:
+    """Residual minus plain, after its budget: with several budgets the largest first, the others briefly, how the
+    gap moves per depth, and whether the largest budget is converged."""
+    verdict = confirm.confirm_verdict(trials)
+    found = confirm.budgets(verdict)
+    if not found:
+        return headline(verdict)
+    largest = found[-1]
+    parts = [budgets.after(largest, headline(budgets.at_budget(verdict, largest)))]
+    parts += [budgets.brief(verdict, b) for b in reversed(found[:-1])]
+    parts += [budgets.trend(verdict), budgets.convergence(trials, largest)]
+    return " ".join(p for p in parts if p)
+
+
+def reference_headline(trials: pd.DataFrame, reference: tuple[str, str], factors: list[str]) -> str:
+    """The contrasts with the reference arm after their budget, the largest budget first, then whether it is
+    converged."""
+    table = contrasts.contrast_table(trials, reference, factors)
+    found = confirm.budgets(table)
+    if len(found) < 2:
+        largest = budgets.largest_budget(trials)
+        sentence = contrast_headline(table)
+        return " ".join(p for p in (budgets.after(largest, sentence) if largest else sentence,
+                                    budgets.convergence(trials, largest) if largest else "") if p)
+    parts = []
+    for b in reversed(found):
+        at = budgets.at_budget(table, b)
+        at = at.assign(by=[s.replace(f", {b} epochs", "").replace(f"{b} epochs, ", "") for s in at["by"]])
+        parts.append(budgets.after(b, contrast_headline(at)))
+    return " ".join([*parts, budgets.convergence(trials, found[-1])]).strip()
+
+
 def verdict_headline(trials: pd.DataFrame, metric: str = names.METRIC_DEFAULT, mode: str = names.MODE_DEFAULT,
-                     reference: tuple[str, str] | None = None, factors: list[str] | None = None) -> str:
-    """The headline of the confirm runs, then its limits: contrasts with reference (at each value of the other
-    factors) when one is given, else residual minus plain per depth."""
+                     reference: tuple[str, str] | None = None, factors: list[str] | None = None,
+                     adequacy: dict | None = None) -> str:
+    """The headline of the confirm runs: arms not adequately tuned first (from the adequacy record, when there is
+    one), then contrasts with reference (at each value of the other factors) when one is given, else residual minus
+    plain per depth, each after its training budget; then its limits."""
     if reference:
-        factors = factors or names.CONFIRM_FACTORS_DEFAULT.split(",")
-        sentence = contrast_headline(contrasts.contrast_table(trials, reference, factors))
+        sentence = reference_headline(trials, reference, factors or names.CONFIRM_FACTORS_DEFAULT.split(","))
     else:
-        sentence = headline(confirm.confirm_verdict(trials))
-    return f"{sentence} {limits(trials, metric, mode)}".strip()
+        sentence = residual_headline(trials)
+    first = adequacy_sentence(adequacy, budgets.largest_budget(trials)) if adequacy else ""
+    return " ".join(p for p in (first, sentence, limits(trials, metric, mode, adequacy)) if p)
 
 
 def study_of(params: dict) -> tuple[tuple[str, str] | None, list[str]]:
@@ -155,18 +196,20 @@ def study_of(params: dict) -> tuple[tuple[str, str] | None, list[str]]:
     return reference, params.get(names.CONFIRM_FACTORS, names.CONFIRM_FACTORS_DEFAULT).split(",")
 
 
-def sweep_headline(trials: pd.DataFrame, params: dict) -> str:
-    """The sweep's headline from its trials and its parent run's params: what the report, terminal and notebook say."""
+def sweep_headline(trials: pd.DataFrame, params: dict, adequacy: dict | None = None) -> str:
+    """The sweep's headline from its trials, its parent run's params and its adequacy record (None: the sweep has
+    none): what the report, terminal and notebook say."""
     if not has_confirm(trials):
         return NO_CONFIRM
     metric, mode = names.sweep_metric(params)
-    return verdict_headline(trials, metric, mode, *study_of(params))
+    return verdict_headline(trials, metric, mode, *study_of(params), adequacy=adequacy)
 
 
-def answer(trials: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, str]:
-    """(compact training-error table, headline) from the confirm runs; params are the parent run's. A study with a
-    reference arm gets its contrasts, any other the residual-minus-plain verdict; a sweep without a confirm stage
-    gets an empty table and says so."""
+def answer(trials: pd.DataFrame, params: dict, adequacy: dict | None = None) -> tuple[pd.DataFrame, str]:
+    """(compact training-error table, headline) from the confirm runs; params are the parent run's, adequacy its
+    adequacy record (None when it has none). A study with a reference arm gets its contrasts, any other the
+    residual-minus-plain verdict (per depth and budget); a sweep without a confirm stage gets an empty table and
+    says so."""
     if not has_confirm(trials):
         return pd.DataFrame(columns=list(confirm.COMPACT_COLUMNS)), NO_CONFIRM
     reference, factors = study_of(params)
@@ -175,5 +218,5 @@ def answer(trials: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, str]:
         shown = contrasts.contrast_display(contrasts.contrast_table(trials, reference, factors))
         shown = shown.drop(columns=["Reference", "Hedges' g", "Seeds (arm / reference)"]).rename(columns={
             "Reference (%)": f"{ref} (%)", "Arm − reference (pp, 95% CI)": f"Arm − {ref} (pp, 95% CI)"})
-        return shown, sweep_headline(trials, params)
-    return confirm.compact_verdict(confirm.confirm_verdict(trials)), sweep_headline(trials, params)
+        return shown, sweep_headline(trials, params, adequacy)
+    return confirm.compact_verdict(confirm.confirm_verdict(trials)), sweep_headline(trials, params, adequacy)

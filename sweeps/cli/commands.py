@@ -34,19 +34,32 @@ def _print_summary(result) -> None:
         print(f"report: {result.report_path}")
 
 
-def _print_verdict(out, result) -> None:
-    """The answer itself: the training-error verdict table of the confirm runs and the headline sentence."""
+def _print_table(out, title: str, rows) -> None:
+    """A DataFrame as a borderless rich table, every cell as text."""
     from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for column in rows.columns:
+        table.add_column(column, justify="right")
+    for values in rows.itertuples(index=False):
+        table.add_row(*map(str, values))
+    out.print(table)
+
+
+def _print_verdict(out, result) -> None:
+    """The answer itself: the training-error verdict table of the confirm runs, whether every arm was tuned well
+    enough (the compact adequacy table, when the sweep has a record), and the headline sentence."""
+    from dashboards.verdict.adequacy import compact_table
 
     rows = result.verdict
     if len(rows.columns) and not rows.empty:
-        table = Table(title="Training error, confirm runs", title_justify="left", box=None, pad_edge=False)
-        for column in rows.columns:
-            table.add_column(column, justify="right")
-        for values in rows.itertuples(index=False):
-            table.add_row(*map(str, values))
-        out.print(table)
-    out.print(result.headline)
+        _print_table(out, "Training error, confirm runs", rows)
+    adequacy, words = result.adequacy, result.summary.get("adequacy")
+    if len(adequacy):
+        _print_table(out, "Was every arm tuned well enough?", compact_table(adequacy))
+    if words:
+        out.print(f"Tuning: {words}" if len(adequacy) else words)
+    out.print(result.headline, soft_wrap=True)  # one line: a terminal wraps it, a grep or a copy finds it whole
 
 
 def cmd_run(args: argparse.Namespace) -> int:

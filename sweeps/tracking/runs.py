@@ -10,6 +10,7 @@ statistics take these frames as they are.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 
@@ -27,7 +28,8 @@ from .names import hardware_of, outcome_of, stage_of
 HISTORY_KEYS = ("train/error", "train/loss", "train/acc", "val/acc", "val/loss", "train/lr")
 # Names that runs logged before every metric was `split/name` and before the hardware tag was renamed.
 OLD_METRICS = {"lr": "train/lr", "diverged": "train/diverged"}
-TRIAL_COLUMNS = ("depth", "residual", "init", "seed", "lr", "recipe", "stage")  # what a history row is drawn by
+# What a history row is drawn by (epochs: the trial's training budget).
+TRIAL_COLUMNS = ("depth", "residual", "init", "seed", "lr", "recipe", "stage", "epochs")
 
 
 @dataclass
@@ -153,6 +155,31 @@ def sweep_spec(tracking_uri: str, run_id: str) -> tuple[str, dict]:
     return text, spec if isinstance(spec, dict) else {}
 
 
+def with_epochs(trials: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """trials with an int `epochs` column on every row (each trial's training budget): a row that did not log it
+    takes the spec's train.epochs, else TrainConfig's default (older sweeps had one budget)."""
+    if not len(trials):
+        return trials
+    train = spec.get("train") if isinstance(spec.get("train"), dict) else {}
+    default = int(train.get(names.EPOCHS, TrainConfig().epochs))
+    logged = pd.to_numeric(trials[names.EPOCHS], errors="coerce") if names.EPOCHS in trials else np.nan
+    return trials.assign(**{names.EPOCHS: pd.Series(logged, index=trials.index).fillna(default).astype(int)})
+
+
+def load_adequacy(client: MlflowClient, parent_run_id: str) -> dict | None:
+    """The sweep's adequacy record (names.ADEQUACY_ARTIFACT on its parent run) as a dict; None when the sweep has
+    none (no confirm stage, or it predates search rounds) or it cannot be read."""
+    try:
+        if names.ADEQUACY_ARTIFACT not in {a.path for a in client.list_artifacts(parent_run_id)}:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(client.download_artifacts(parent_run_id, names.ADEQUACY_ARTIFACT, tmp)) as fh:
+                record = json.load(fh)
+    except (MlflowException, OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def sweep_trials(client: MlflowClient, ref: str) -> tuple[object, list, pd.DataFrame]:
     """(parent run, trial runs, normalised trial frame) of a sweep: two queries, nothing fetched per run."""
     parent = find_parent(client, ref)
@@ -164,6 +191,8 @@ def load_sweep(ref: str, tracking_uri: str, history: bool = False) -> SweepData:
     """Load a sweep from MLflow by experiment name, parent run id, or sweep name; frames come normalised."""
     client = MlflowClient(tracking_uri)
     parent, runs, trials = sweep_trials(client, ref)
+    text, spec = sweep_spec(tracking_uri, parent.info.run_id)
+    trials = with_epochs(trials, spec)
     if "best/val/acc" not in trials and len(trials):
         trials["best/val/acc"] = [max((m.value for m in client.get_metric_history(r, "val/acc")), default=float("nan"))
                                   for r in trials["run_id"]]
@@ -172,4 +201,4 @@ def load_sweep(ref: str, tracking_uri: str, history: bool = False) -> SweepData:
         keys = sorted({k for r in runs for k in r.data.metrics
                        if current_name(k) in HISTORY_KEYS or k.startswith("grad_norm/block_")})
         hist = join_trial_columns(history_frame(client, list(trials["run_id"]), keys), trials)
-    return SweepData(parent, trials, hist, *sweep_spec(tracking_uri, parent.info.run_id))
+    return SweepData(parent, trials, hist, text, spec)
