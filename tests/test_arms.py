@@ -85,7 +85,7 @@ def test_no_pick_comes_from_another_arm() -> None:
 
 
 def test_search_slots_give_every_arm_the_same_budget_round_by_round() -> None:
-    slots = search_slots(3, 2, 2)
+    slots = search_slots([0, 1, 2], 2, 2)
     assert slots[:4] == [(0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 0, 1)]  # round 0 of every arm first
     assert Counter(a for a, _, _ in slots) == {0: 4, 1: 4, 2: 4} and len(set(slots)) == len(slots)
     assert max(i for i, s in enumerate(slots) if s[1] == 0) < min(i for i, s in enumerate(slots) if s[1] == 1)

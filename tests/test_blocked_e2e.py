@@ -37,7 +37,8 @@ def lopsided(mlflow_http, tmp_path_factory):
                       search_space={"lr": {"choice": [0.1, 0.0001]}, "momentum": {"uniform": [0.5, 0.95]}},
                       search="optuna", scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
                       per_arm=PER_ARM, max_concurrent_trials=2, checkpoint_every=1,
-                      confirm={"seeds": 2, "factors": ["lr"]})
+                      confirm={"seeds": 2, "factors": ["lr"]},
+                      rounds=False)  # one search round: its trials are counted (rounds: test_rounds_e2e)
     done = subprocess.run([*CLI, "run", spec, "--tracking-uri", mlflow_http.url, "--no-report"], cwd=folder,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -86,7 +87,8 @@ def test_a_kill_during_the_blocked_search_then_resume_gives_one_run_per_trial(ml
                       train={"epochs": epochs, "batch_size": 32, "depth": 8},
                       search_space={"residual": {"choice": [True, False]}, "lr": {"loguniform": [0.01, 0.1]}},
                       search="optuna", scheduler="none", per_arm=2, max_concurrent_trials=2, checkpoint_every=2,
-                      confirm={"seeds": 2, "factors": ["residual"]})
+                      confirm={"seeds": 2, "factors": ["residual"]},
+                      rounds=False)  # one search round: its trials are counted (rounds: test_rounds_e2e)
     results = tmp_path / "ray_results"
 
     def mid_way() -> bool:

@@ -47,7 +47,8 @@ def confirmed(server, tmp_path_factory):
                       search_space={"depth": {"choice": [8, 14]}, "residual": {"choice": [True, False]},
                                     "lr": {"loguniform": [0.02, 0.2]}},
                       search="optuna", scheduler="none", per_arm=1, max_concurrent_trials=2, checkpoint_every=1,
-                      confirm={"seeds": SEEDS, "factors": ["depth", "residual"]})
+                      confirm={"seeds": SEEDS, "factors": ["depth", "residual"]},
+                      rounds=False)  # one search round: its trials are counted (rounds: test_rounds_e2e)
     done = subprocess.run([*CLI, "run", spec, "--tracking-uri", server.url], cwd=folder,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

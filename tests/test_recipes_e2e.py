@@ -29,7 +29,8 @@ def study(mlflow_http, tmp_path_factory):
                       train={"epochs": 2, "batch_size": 64, "width": 0.5}, recipes=RECIPES,
                       search_space={"depth": {"choice": [8]}, "lr": {"loguniform": [0.02, 0.2]}},
                       search="optuna", scheduler="none", per_arm=1, max_concurrent_trials=2, checkpoint_every=1,
-                      confirm={"seeds": SEEDS, "factors": ["depth", "recipe"], "reference": {"recipe": "resnet"}})
+                      confirm={"seeds": SEEDS, "factors": ["depth", "recipe"], "reference": {"recipe": "resnet"}},
+                      rounds=False)  # one search round: its trials are counted (rounds: test_rounds_e2e)
     done = subprocess.run([*CLI, "run", spec, "--tracking-uri", mlflow_http.url], cwd=folder,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

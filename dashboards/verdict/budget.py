@@ -18,20 +18,11 @@ import numpy as np
 import pandas as pd
 
 from dashboards.stats import arm_names
+from sweeps.search.adequacy import expected_max  # the one estimator: the engine acts on the same curve
 from sweeps.tracking import names
 
 FACTORS = ("depth", "residual", "recipe", "epochs")  # the columns that name an arm (a recipe implies its residual)
 RISING_PP = 0.5  # gain of the last trial (percentage points of the metric) above which a curve is still rising
-
-
-def expected_max(values: Sequence[float], n: int) -> float:
-    """Expected best of n draws with replacement from values (Dodge et al. 2019's estimator)."""
-    v = np.sort(np.asarray(values, dtype=float))
-    if not len(v) or n < 1:
-        return float("nan")
-    big_n = len(v)
-    i = np.arange(1, big_n + 1)
-    return float(np.sum(v * ((i / big_n) ** n - ((i - 1) / big_n) ** n)))
 
 
 def _configuration_values(rows: pd.DataFrame, params: Sequence[str], metric: str) -> np.ndarray:

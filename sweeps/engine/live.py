@@ -28,7 +28,7 @@ from rich.text import Text
 from resnet_core.config import FIELDS, make_config
 
 from ..tracking.tracker import read_small_file
-from ..trial.reports import classify, closing_outcome, error_line, sampled_params, unpack
+from ..trial.reports import classify, closing_outcome, error_line, sampled_params, trial_epochs, unpack
 
 ACTIVE = ("PENDING", "RUNNING", "PAUSED")
 REFRESH_S = 0.5  # redraw the table at most this often: a step of Tune's loop can take a few milliseconds
@@ -162,7 +162,10 @@ class SweepConsole(Callback):
         self.live_mode = sys.stdout.isatty() if forced is None else forced
         if self.notebook:
             self.view = NotebookView()
-        self._say(f"{self.label}: {total_num_samples} trials")
+        # num_samples -1 (Tune's "until the searcher is done"): a search in rounds, whose length is not known
+        count = (f"{total_num_samples} trials" if 0 < total_num_samples < 2 ** 31
+                 else "rounds of trials until every arm is adequately tuned, or the cap")
+        self._say(f"{self.label}: {count}")
         if self.live_mode and self.view is None:
             # soft_wrap: lines printed above the table (ours, the tracker's) stay one line however long
             self.live = Live(Text(""), console=Console(soft_wrap=True), refresh_per_second=4, transient=True)
@@ -172,7 +175,7 @@ class SweepConsole(Callback):
         shown = None if self.silent else self.view or self.live
         if shown is None or time.monotonic() - self.drawn_at < REFRESH_S:
             return
-        rows = [(t.trial_id, trial_values(t.config, self.keys), progress(t.last_result, self.epochs),
+        rows = [(t.trial_id, trial_values(t.config, self.keys), progress(t.last_result, trial_epochs(t.config, self.epochs)),
                  t.status.lower()) for t in trials if t.status in ACTIVE]
         left = sum(t.status in ACTIVE for t in trials)
         title = f"{self.label}: {len(self.done)} done, {left} to go"
@@ -195,10 +198,10 @@ class SweepConsole(Callback):
     def _finished(self, trial, outcome: str, error: str = "") -> None:
         self.done.add(trial.trial_id)
         self._say(finished_line(trial.trial_id, trial_values(trial.config, self.keys), outcome,
-                                trial.last_result, self.epochs, error))
+                                trial.last_result, trial_epochs(trial.config, self.epochs), error))
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        self._finished(trial, classify(trial.last_result, self.epochs))
+        self._finished(trial, classify(trial.last_result, trial_epochs(trial.config, self.epochs)))
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self._finished(trial, "errored", error_line(read_small_file(trial.error_file), limit=200))
@@ -206,7 +209,7 @@ class SweepConsole(Callback):
     def on_experiment_end(self, trials, **info) -> None:
         for trial in trials:  # stopped by the time budget, Ctrl-C or a crash: the same outcome as its MLflow run
             if trial.trial_id in self.started and trial.trial_id not in self.done:
-                self._finished(trial, closing_outcome(trial.last_result, self.epochs, trial.status,
+                self._finished(trial, closing_outcome(trial.last_result, trial_epochs(trial.config, self.epochs), trial.status,
                                                       self.mid_step)[0])
         if self.live is not None:
             self.live.stop()

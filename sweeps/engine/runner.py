@@ -81,8 +81,13 @@ def parent_params(spec: SweepSpec) -> dict:
               "max_concurrent_trials": spec.max_concurrent_trials, "total_trials": spec.total_trials,
               "resources_per_trial": json.dumps(spec.resources_per_trial)}
     if spec.confirm:
-        params |= {names.CONFIRM_SEEDS: spec.confirm.seeds, names.CONFIRM_FACTORS: ",".join(spec.confirm.factors),
+        params |= {names.CONFIRM_SEEDS: spec.confirm.seeds, names.CONFIRM_FACTORS: ",".join(spec.factors),
                    "confirm_arms": spec.arms, "per_arm": spec.per_arm}
+        if spec.budgets:
+            params["budgets"] = ",".join(map(str, spec.budgets))
+        if spec.rounds:
+            params |= {"rounds_max": spec.rounds.max_rounds, "rounds_tolerance_pp": spec.rounds.tolerance_pp,
+                       "rounds_widen": spec.rounds.widen}
         if spec.confirm.reference:  # dashboards.verdict.contrasts compares every other value of this factor with it
             params[names.CONFIRM_REFERENCE] = "{}={}".format(*spec.confirm.reference)
     return params

@@ -15,6 +15,7 @@ import threading
 from mlflow import MlflowClient
 
 from ..search.arms import Trial, confirm_seeds, grid_entries, pick_arms
+from ..search.searchers import read_adequacy
 from ..spec import RECIPE
 from ..storage.state import Sweep, write_state
 from ..tracking import names
@@ -33,17 +34,28 @@ def search_trials(sweep: Sweep) -> list[Trial]:
         cfg = config_of(run)
         trials.append(Trial(tags.get(names.TRIAL_ID, run.info.run_id),
                             {name: run.data.params.get(name) if name == RECIPE else getattr(cfg, name)
-                             for name in spec.search_space}, cfg.seed,
+                             for name in (*spec.search_space, *spec.factors)}, cfg.seed,
                             names.outcome_of(tags), run.data.metrics.get(spec.metric)))
     return trials
 
 
 def plan_confirm(sweep: Sweep) -> dict:
-    """Arms (picked configs with their rule) and fresh seeds; kept in the state file and on the parent run."""
+    """Arms (picked configs with their rule) and fresh seeds; kept in the state file and on the parent run, with
+    the search rounds' adequacy record (sweeps.search.adequacy)."""
     trials = search_trials(sweep)
     picks = pick_arms(sweep.spec, trials)
     plan = {"arms": grid_entries(picks), "seeds": confirm_seeds(sweep.spec, trials)}
-    MlflowClient(sweep.tracking_uri).log_text(sweep.parent_run_id, json.dumps(plan, indent=1), names.CONFIRM_PLAN_ARTIFACT)
+    client = MlflowClient(sweep.tracking_uri)
+    client.log_text(sweep.parent_run_id, json.dumps(plan, indent=1), names.CONFIRM_PLAN_ARTIFACT)
+    record = read_adequacy(sweep.path)
+    if record is not None:
+        client.log_text(sweep.parent_run_id, json.dumps(record, indent=1), names.ADEQUACY_ARTIFACT)
+        adequate = sum(bool(a["adequate"]) for a in record["arms"])
+        client.log_metric(sweep.parent_run_id, "search/rounds", record["rounds"])
+        client.log_metric(sweep.parent_run_id, "search/arms_adequate", adequate)
+        client.set_tag(sweep.parent_run_id, "search.stopped", record["stopped"])
+        print(f"search: {record['rounds']} round{'s' * (record['rounds'] != 1)}, {adequate} of "
+              f"{len(record['arms'])} arms adequately tuned ({record['stopped']})")
     return plan
 
 

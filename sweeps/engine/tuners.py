@@ -87,9 +87,12 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
         return tune.Tuner.restore(sweep.path, tune_trainable(spec), resume_unfinished=True, resume_errored=True,
                                   param_space=param_space(spec))
     tune_config = tune.TuneConfig(
-        metric=spec.metric, mode=spec.mode, search_alg=search_alg(spec, sweep.optuna_storage, sweep_name(sweep)),
+        metric=spec.metric, mode=spec.mode,
+        search_alg=search_alg(spec, sweep.optuna_storage, sweep_name(sweep), sweep.path),
         scheduler=scheduler(spec),
-        num_samples=spec.total_trials if spec.confirm or spec.search != "grid" else spec.num_samples,
+        # With rounds the searcher says when the search is done (every arm adequate, or the cap).
+        num_samples=-1 if spec.rounds else spec.total_trials if spec.confirm or spec.search != "grid"
+        else spec.num_samples,
         max_concurrent_trials=spec.max_concurrent_trials, time_budget_s=spec.time_budget_s,
         reuse_actors=True)  # a new trial reuses a finished trial's process: no second start-up and torch import
     return tune.Tuner(tune_trainable(spec), param_space=param_space(spec),

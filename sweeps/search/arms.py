@@ -35,10 +35,14 @@ class Pick:
 
 
 def arms(spec: SweepSpec) -> list[dict]:
-    """Every combination of the confirm factors' values, in the spec's order."""
+    """Every combination of the confirm factors' values, in the spec's order; with several training budgets,
+    each of them at every budget (the budget is the arm's `epochs`)."""
     factors = spec.confirm.factors
     values = itertools.product(*(spec.search_space[f].values for f in factors))
-    return [dict(zip(factors, combo)) for combo in values]
+    combos = [dict(zip(factors, combo)) for combo in values]
+    if len(spec.budgets) > 1:
+        return [{**c, "epochs": b} for b in spec.budgets for c in combos]
+    return combos
 
 
 def _best(trials: list[Trial], mode: str) -> tuple[dict, str] | None:
@@ -65,8 +69,8 @@ def middle(dim: Dimension):
 
 
 def arm_of(spec: SweepSpec, params: dict) -> dict:
-    """The confirm arm (factor -> value) a trial's params belong to."""
-    return {f: params.get(f) for f in spec.confirm.factors}
+    """The confirm arm (factor -> value, and its budget with several) a trial's params belong to."""
+    return {f: params.get(f) for f in spec.factors}
 
 
 def pick_arms(spec: SweepSpec, trials: list[Trial]) -> list[Pick]:
@@ -97,10 +101,12 @@ def grid_entries(picks: list[Pick]) -> list[dict]:
     return [{**p.params, "pick_rule": p.rule, "pick_source": p.source} for p in picks]
 
 
-def search_slots(n_arms: int, per_arm: int, seeds: int) -> list[tuple[int, int, int]]:
-    """The blocked search's trial order, as (arm, configuration, seed) indices: round k of every arm, each
-    configuration with all its seeds, before round k + 1, so all arms are searched side by side."""
-    return [(a, k, s) for k in range(per_arm) for a in range(n_arms) for s in range(seeds)]
+def search_slots(active: list[int], per_arm: int, seeds: int, counts: list[int] | None = None) -> list[tuple[int, int, int]]:
+    """A search round's trial order, as (arm, configuration, seed) indices: configuration k of every active arm,
+    each with all its seeds, before k + 1, so the arms are searched side by side and each gets per_arm
+    configurations; counts: configurations each arm had before the round (its indices go on from there)."""
+    counts = counts or [0] * (max(active, default=-1) + 1)
+    return [(a, counts[a] + k, s) for k in range(per_arm) for a in active for s in range(seeds)]
 
 
 def nuisance_points(spec: SweepSpec) -> list[dict]:

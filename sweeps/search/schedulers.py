@@ -1,4 +1,5 @@
-"""Schedulers: ASHA on epochs, with rungs per arm in a confirm sweep (a trial is compared only with its own arm's)."""
+"""Schedulers: ASHA on epochs, with rungs per arm (and budget) in a confirm sweep: a trial is compared only with
+its own arm's, at its own budget."""
 
 from __future__ import annotations
 
@@ -20,10 +21,14 @@ class PerArmASHA(FIFOScheduler):
         return True
 
     def arm_scheduler(self, trial) -> ASHAScheduler:
-        """The ASHA of the trial's arm (made on the arm's first trial)."""
+        """The ASHA of the trial's arm (made on the arm's first trial); its rungs follow the arm's budget."""
         key = tuple(trial.config.get(f) for f in self._factors)
         if key not in self._by_arm:
-            self._by_arm[key] = ASHAScheduler(metric=self._metric, mode=self._mode, **self._asha)
+            asha = dict(self._asha)
+            if "epochs" in self._factors:  # every budget its own rungs, up to its own epochs
+                asha["max_t"] = int(trial.config["epochs"])
+                asha["grace_period"] = min(asha["grace_period"], asha["max_t"])
+            self._by_arm[key] = ASHAScheduler(metric=self._metric, mode=self._mode, **asha)
         return self._by_arm[key]
 
     def on_trial_add(self, tune_controller, trial) -> None:
@@ -52,5 +57,5 @@ def scheduler(spec: SweepSpec):
     asha = {"time_attr": "epoch", "max_t": spec.epochs, "grace_period": min(spec.scheduler.grace_period, spec.epochs),
             "reduction_factor": spec.scheduler.reduction_factor}
     if spec.confirm is not None:
-        return PerArmASHA(spec.confirm.factors, **asha)
+        return PerArmASHA(spec.factors, **asha)
     return ASHAScheduler(**asha)

@@ -16,6 +16,7 @@ from ..errors import SpecError
 from .recipes import RECIPE, RecipeError, expand, parse_recipes, recipe_fields
 from .schema import (DISTRIBUTIONS, MODES, PER_ARM, SCHEDULERS, SEARCHES, SPEC_DIR, TOP_KEYS, Confirm, Dimension,
                      Scheduler, SweepSpec)
+from .tuning import parse_budgets, parse_rounds
 
 
 def _fail(where: str, message: str) -> SpecError:
@@ -228,6 +229,7 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
                                f"with the sweep, so pass the URL with --optuna-storage or {OPTUNA_STORAGE_ENV} instead")
     confirm = parse_confirm(data.get("confirm"), space)
     num_samples, per_arm = parse_budget(data, search, space, confirm)
+    budgets = parse_budgets(data.get("budgets"), train, space, confirm)  # sets train.epochs to the largest
     return SweepSpec(
         name=name, train=train, search_space=space, search=search, storage=storage,
         scheduler=parse_scheduler(data.get("scheduler", "asha")), num_samples=num_samples, per_arm=per_arm,
@@ -237,7 +239,8 @@ def parse_spec(data: dict, source: str = "") -> SweepSpec:
         metric=metric, mode=mode, time_budget_s=budget,
         max_failures=_int("max_failures", data.get("max_failures", 2)),
         checkpoint_every=_int("checkpoint_every", data.get("checkpoint_every", 1), 1),
-        confirm=confirm, recipes=recipes, source=source)
+        confirm=confirm, recipes=recipes, budgets=budgets,
+        rounds=parse_rounds(data.get("rounds"), search, space, confirm), source=source)
 
 
 def resolve_spec_path(name_or_path: str) -> str:

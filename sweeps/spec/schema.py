@@ -40,6 +40,17 @@ class Confirm:
 
 
 @dataclass(frozen=True)
+class Rounds:
+    """Search rounds of a confirm sweep: after each, every (arm, budget) is checked for adequate tuning
+    (sweeps.search.adequacy); the ones that are not get another round of per_arm configurations."""
+    max_rounds: int = 3                  # rounds at most (1: one round, checked and reported, never extended)
+    time_s: float | None = None          # start no new round after this many seconds of search
+    tolerance_pp: float = 1.0            # expected-best gain (pp of the metric) from n/2 to n configurations: rising
+    widen: bool = True                   # widen a range whose best sits at an open edge
+    limits: dict = field(default_factory=dict)  # dimension -> (low, high): hard limits widening stays within
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     name: str                                      # experiment name in MLflow and Tune's folder name
     train: dict                                    # fixed TrainConfig fields (dataset included)
@@ -60,6 +71,8 @@ class SweepSpec:
     checkpoint_every: int = 1                      # epochs between trial checkpoints (and one at the end)
     confirm: Confirm | None = None                 # retrain each arm's best config with fresh seeds, or no stage
     recipes: dict = field(default_factory=dict)    # recipe name -> config fields; searched as the `recipe` dimension
+    budgets: tuple[int, ...] = ()                  # training budgets (epochs), each its own arm; () = train.epochs only
+    rounds: Rounds | None = None                   # search rounds with adequacy checks (confirm sweeps), or one round
     source: str = ""                               # the spec's YAML text, logged with the parent run
 
     @property
@@ -67,8 +80,16 @@ class SweepSpec:
         return int(self.train.get("epochs", TrainConfig().epochs))
 
     @property
+    def factors(self) -> tuple[str, ...]:
+        """What names an arm: the confirm factors, and `epochs` when the spec names several training budgets."""
+        if self.confirm is None:
+            return ()
+        return self.confirm.factors + (("epochs",) if len(self.budgets) > 1 else ())
+
+    @property
     def total_trials(self) -> int:
-        """Search trials Tune will run: per_arm x seeds per arm (confirm), a grid's size (x seeds), or num_samples x seeds."""
+        """Search trials of the first round: per_arm x seeds per arm (confirm), a grid's size (x seeds), or
+        num_samples x seeds. A confirm sweep with rounds may add rounds for the arms not yet adequately tuned."""
         if self.confirm is not None:
             return self.arms * self.per_arm * self.seeds
         if self.search == "grid":
@@ -80,7 +101,7 @@ class SweepSpec:
         """Combinations of the confirm factors' values (0 without a confirm stage)."""
         if self.confirm is None:
             return 0
-        return math.prod(len(self.search_space[f].values) for f in self.confirm.factors)
+        return math.prod(len(self.search_space[f].values) for f in self.confirm.factors) * max(1, len(self.budgets))
 
     @property
     def nuisance(self) -> dict[str, Dimension]:

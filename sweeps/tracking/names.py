@@ -23,6 +23,7 @@ OUTCOME = "outcome"                  # completed, pruned, diverged or errored (r
 OUTCOME_DEFAULT = "running"          # no outcome yet: the tracker tags it when the trial ends
 TRIAL_ID = "trial_id"                # Tune's trial id (also a param)
 TRIAL_NAME = "trial_name"
+SEARCH_ROUND = "search_round"  # a search trial's round (confirm sweeps search in rounds: sweeps.search.adequacy)
 PICK_RULE, PICK_SOURCE = "pick_rule", "pick_source"  # how a confirm arm's configuration was picked, and from what
 HARDWARE, OLD_HARDWARE = "hardware", "device"        # where it trained (older runs: `device`)
 TORCH_THREADS = "torch_threads"
@@ -61,6 +62,8 @@ CONFIRM_REFERENCE = "confirm_reference"
 SPEC_ARTIFACT = "spec.yaml"
 REPORT_ARTIFACT = "report/report.html"
 CONFIRM_PLAN_ARTIFACT = "confirm_plan.json"
+ADEQUACY_ARTIFACT = "adequacy.json"  # per arm and budget: how well its search tuned it (sweeps.search.adequacy)
+EPOCHS = "epochs"  # the training budget of a trial (a TrainConfig field; an arm factor when a spec names budgets)
 
 
 def best_metric(metric: str) -> str:

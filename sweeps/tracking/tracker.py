@@ -17,7 +17,7 @@ from resnet_core.config import FIELDS, make_config
 
 from ..spec.recipes import RECIPE, expand
 from ..trial.reports import (DATASETS_KEY, TAG_KEYS, classify, closing_outcome, error_line, kept_by_tune, pick_tags,
-                      sampled_params, tracked_metrics)
+                             sampled_params, tracked_metrics, trial_epochs)
 from . import names
 from .descriptions import trial_description
 from .sender import Sender, configure_client
@@ -118,7 +118,7 @@ class MlflowTracker(Callback):
         self.sender.put(("end", trial.trial_id, outcome, status, int(time.time() * 1000)))
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        self._end(trial, classify(self.last.get(trial.trial_id), self.epochs), "FINISHED")
+        self._end(trial, classify(self.last.get(trial.trial_id), trial_epochs(trial.config, self.epochs)), "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self._ensure_run(trial)
@@ -130,7 +130,7 @@ class MlflowTracker(Callback):
     def on_experiment_end(self, trials, **info) -> None:
         for trial in trials:  # stopped by the time budget or a crash: close their runs too, never leave one RUNNING
             if trial.trial_id not in self.ended and trial.trial_id in self.tags_seen:
-                self._end(trial, *closing_outcome(self.last.get(trial.trial_id), self.epochs, trial.status,
+                self._end(trial, *closing_outcome(self.last.get(trial.trial_id), trial_epochs(trial.config, self.epochs), trial.status,
                                                   self.mid_step))
         if not self.sender.flush(self.flush_timeout_s):
             log.error("MLflow unreachable: %d writes still buffered; they are kept in the experiment state "

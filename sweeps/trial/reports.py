@@ -11,6 +11,7 @@ from ..spec.recipes import RECIPE
 
 # The key Tune's Repeater (and ArmSearcher) sets to a repeat's index: the trial's seed (trial_seed).
 TRIAL_INDEX = "__trial_index__"
+SEARCH_ROUND = "__search_round__"  # the search round a confirm sweep's search trial belongs to (ArmSearcher)
 
 # Strings the trainable reports beside the metrics (where and with what it ran, from its worker, whose CPU
 # may differ from the driver's); the tracker turns them into tags.
@@ -96,6 +97,13 @@ def fill_diverged(metrics: dict, metric: str, mode: str) -> dict:
     return metrics
 
 
+def trial_epochs(config: dict, default: int) -> int:
+    """A trial's training budget: its config's epochs (a spec with several budgets; a confirm trial has them in its
+    `arm`), else the spec's."""
+    arm = config.get("arm") if isinstance(config.get("arm"), dict) else {}
+    return int(config.get("epochs") or arm.get("epochs") or default)
+
+
 def classify(last: dict | None, epochs: int, errored: bool = False) -> str:
     """completed, pruned (stopped early by the scheduler or the time budget), diverged or errored."""
     if errored:
@@ -121,9 +129,12 @@ def closing_outcome(last: dict | None, epochs: int, trial_status: str, sweep_cra
 
 
 def pick_tags(config: dict) -> dict[str, str]:
-    """A confirm trial's pick rule and source trials (tags on its run); empty for a search trial."""
+    """A confirm trial's pick rule and source trials (tags on its run); a search trial's round, if it has one."""
     arm = config.get("arm", {})
-    return {k: str(arm[k]) for k in ("pick_rule", "pick_source") if k in arm}
+    tags = {k: str(arm[k]) for k in ("pick_rule", "pick_source") if k in arm}
+    if SEARCH_ROUND in config:
+        tags["search_round"] = str(config[SEARCH_ROUND])  # sweeps.tracking.names.SEARCH_ROUND
+    return tags
 
 
 def error_line(trace: str | None, limit: int = 500) -> str:
