@@ -9,8 +9,8 @@ own arm: a plain net is never stopped for being worse than a residual one.
 Rounds: once every configuration of a round has ended, each arm of the round is checked
 (`sweeps.search.adequacy.assess`): the arms not adequately tuned (best at an open edge of a range, which is then
 widened, or a tuning curve still rising) get another round of per_arm configurations, all of them alike, until
-every arm is adequate or the cap (rounds, time) is reached. The record goes to `<sweep>/adequacy.json` after each
-round. Tune saves the searcher with the experiment (every 2 s), so a killed sweep resumes mid-round with each
+every arm is adequate or the cap (rounds, time) is reached. The record goes to `<sweep>/adequacy-roundN.json` after
+each round. Tune saves the searcher with the experiment (every 2 s), so a killed sweep resumes mid-round with each
 arm's sampler, ranges and round where they were.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
 import time
 
 from ray.tune.search import Searcher
@@ -30,7 +31,10 @@ from .arm_study import ArmStudy
 from .arms import arm_label, arms, nuisance_points, search_slots
 from .samplers import make_sampler
 
-ADEQUACY_FILE = "adequacy.json"
+# One file per round, written once when the round has been checked: Tune syncs its experiment folder back from the
+# driver's staging copy, which after a resume holds the files as they were at the restore; a file of its own per
+# round can only be put back as it was (the same round's record), never an older round over a newer one.
+ADEQUACY_FILE = "adequacy-round{}.json"
 
 
 class ArmSearcher(Searcher):
@@ -148,14 +152,14 @@ class ArmSearcher(Searcher):
                 "rounds": self._round, "stopped": self._stopped, "arms": out}
 
     def _write(self) -> None:
-        """The record to <sweep>/adequacy.json (local or s3://), for finalize to put on the parent run."""
+        """The record to <sweep>/adequacy-roundN.json (local or s3://), for plan_confirm to put on the parent run."""
         if not self._path:
             return
         from ..storage.paths import filesystem
 
         fs, folder = filesystem(self._path)
         fs.create_dir(folder, recursive=True)
-        with fs.open_output_stream(f"{folder.rstrip('/')}/{ADEQUACY_FILE}") as out:
+        with fs.open_output_stream(f"{folder.rstrip('/')}/{ADEQUACY_FILE.format(self._round)}") as out:
             out.write(json.dumps(self.adequacy(), indent=1, default=str).encode())
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -189,15 +193,18 @@ class ArmSearcher(Searcher):
 
 
 def read_adequacy(path: str) -> dict | None:
-    """The adequacy record an ArmSearcher wrote in the sweep's folder, or None (no rounds, or none ended)."""
+    """The adequacy record an ArmSearcher wrote in the sweep's folder after its last round, or None (no rounds)."""
+    import pyarrow.fs
+
     from ..storage.paths import filesystem
 
     fs, folder = filesystem(path)
-    try:
-        with fs.open_input_stream(f"{folder.rstrip('/')}/{ADEQUACY_FILE}") as fh:
-            return json.loads(fh.read().decode())
-    except (FileNotFoundError, OSError):
+    listed = fs.get_file_info(pyarrow.fs.FileSelector(folder, allow_not_found=True))
+    rounds = [int(m.group(1)) for i in listed if (m := re.fullmatch(ADEQUACY_FILE.format(r"(\d+)"), i.base_name))]
+    if not rounds:
         return None
+    with fs.open_input_stream(f"{folder.rstrip('/')}/{ADEQUACY_FILE.format(max(rounds))}") as fh:
+        return json.loads(fh.read().decode())
 
 
 def search_alg(spec: SweepSpec, storage_url: str | None = None, study_name: str | None = None,
