@@ -55,19 +55,24 @@ def main() -> None:
     search_trials = spec.total_trials  # before any stand-in confirm stage: that would change the search budget
     if spec.confirm is None:  # a spec without a confirm stage: cost it as if it confirmed depth x residual
         spec = dataclasses.replace(spec, confirm=Confirm(2, ("depth", "residual")))
-    names, rows, costs = list(spec.confirm.factors), [], []
-    for arm in arms(spec):
-        cost = epoch_cpu_s(spec.train, arm, args.epochs)
-        costs.append(cost)
-        rows.append([*(str(arm[n]) for n in names), cost])
+    names, rows, cost_of, work = list(spec.confirm.factors), [], {}, []  # work: (cpu_s per epoch, epochs) per arm
+    for arm in arms(spec):  # with several budgets, each arm once per budget: timed once, costed at each budget
+        key = tuple((n, arm[n]) for n in names)
+        if key not in cost_of:
+            cost_of[key] = epoch_cpu_s(spec.train, dict(key), args.epochs)
+            rows.append([*(str(v) for _, v in key), cost_of[key]])
+        work.append((cost_of[key], int(arm.get("epochs", spec.epochs))))
     print_table([*names, "cpu_s_per_epoch"], rows)
     seeds = spec.confirm.seeds
-    confirm = seeds * spec.epochs * sum(costs)
-    search_max = search_trials * spec.epochs * sum(costs) / len(costs)  # no ASHA pruning: an upper bound
+    confirm = seeds * sum(c * e for c, e in work)
+    per_round = (search_trials / len(work)) * sum(c * e for c, e in work)  # no ASHA pruning: an upper bound
+    cap = spec.rounds.max_rounds if spec.rounds else 1
     slots = spec.max_concurrent_trials
     print_table(["stage", "trials", "cpu_s", f"wall_s_on_{slots}_free_cores"],
-                [["confirm", seeds * len(costs), confirm, confirm / slots],
-                 ["search (upper bound, no pruning)", search_trials, search_max, search_max / slots]])
+                [["confirm", seeds * len(work), confirm, confirm / slots],
+                 ["search, first round (no pruning)", search_trials, per_round, per_round / slots],
+                 [f"search, at most ({cap} rounds, every arm)", search_trials * cap, per_round * cap,
+                  per_round * cap / slots]])
     print(f"load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import pytest
 
 from sweeps.search.adequacy import assess, coverage, curve_gain, expected_max, position, widened
@@ -125,3 +128,45 @@ def test_every_arm_of_a_round_gets_the_same_number_of_configurations() -> None:
     per_arm = {a: {k for x, k, _ in slots if x == a} for a in (0, 2)}
     assert per_arm == {0: {3, 4, 5}, 2: {3, 4, 5}}
     assert len(slots) == 2 * 3 * 2
+
+
+def _drive(searcher, score) -> list[dict]:
+    """Play Tune: ask for trials until the searcher waits or is done, complete each with score(config)."""
+    from ray.tune.search import Searcher
+
+    configs, n = [], 0
+    while True:
+        config = searcher.suggest(f"t{n}")
+        if config == Searcher.FINISHED:
+            return configs
+        if config is None:  # waiting for the round: never, since every trial is completed right away
+            raise AssertionError("the searcher waits with no trial running")
+        configs.append(config)
+        searcher.on_trial_complete(f"t{n}", {"val/acc": score(config), "epoch": 3})
+        n += 1
+
+
+def test_the_searcher_runs_rounds_until_adequate_widening_a_range_too_low(tmp_path) -> None:
+    from sweeps.search.searchers import ArmSearcher, read_adequacy
+    from sweeps.trial.reports import SEARCH_ROUND
+
+    spec = parse_spec({**BASE, "search_space": {"residual": {"choice": [True, False]},
+                                                "lr": {"loguniform": [1e-5, 1e-4]}},
+                       "confirm": {"seeds": 2, "factors": ["residual"]}, "rounds": {"max": 4}, "per_arm": 3})
+    # Accuracy rises with lr up to 0.05: a range far too low has its best at the top edge, round after round.
+    configs = _drive(ArmSearcher(spec, path=str(tmp_path)), lambda c: min(0.99, 0.1 + 0.2 * math.log10(c["lr"] / 1e-5)))
+    rounds = Counter((c[SEARCH_ROUND], c["residual"]) for c in configs)
+    assert set(rounds.values()) == {3}  # every arm of every round: per_arm configurations
+    record = read_adequacy(str(tmp_path))
+    assert record["rounds"] >= 2 and all(a["ranges"]["lr"]["final"][1] > 1e-4 for a in record["arms"])
+    assert max(c["lr"] for c in configs) > 1e-4
+    assert record["stopped"] in ("every arm adequate", "round cap (4)")
+
+
+def test_a_searcher_pickled_before_rounds_keeps_one_round() -> None:
+    from sweeps.search.searchers import ArmSearcher
+
+    spec = parse_spec({**BASE, "rounds": False})
+    searcher = ArmSearcher(spec)
+    del searcher.__dict__["_rounds"]  # as an old pickle has it: the class's default, no rounds
+    assert len(_drive(searcher, lambda c: 0.5)) == spec.total_trials

@@ -102,6 +102,8 @@ def why_not(entry: dict, tolerance: float | None = None) -> str:
             r = (entry.get("ranges") or {}).get(dim, {})
             widened = r.get("start") is not None and list(r.get("start")) != list(r.get("final") or [])
             parts.append(f"best {dim} at the {where} of the {'widened ' if widened else ''}range")
+        elif where == "flat at chance":  # sweeps.search.adequacy: learned nothing anywhere in the range
+            parts.append(f"no {dim} in the range learned anything")
     gain = entry.get("gain_pp")
     if gain is not None and (tolerance is None or abs(gain) > tolerance):
         parts.append(f"curve still rising {gain:+.1f} pp")

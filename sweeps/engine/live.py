@@ -175,7 +175,8 @@ class SweepConsole(Callback):
         shown = None if self.silent else self.view or self.live
         if shown is None or time.monotonic() - self.drawn_at < REFRESH_S:
             return
-        rows = [(t.trial_id, trial_values(t.config, self.keys), progress(t.last_result, trial_epochs(t.config, self.epochs)),
+        rows = [(t.trial_id, trial_values(t.config, self.keys),
+                 progress(t.last_result, trial_epochs(t.config, self.epochs)),
                  t.status.lower()) for t in trials if t.status in ACTIVE]
         left = sum(t.status in ACTIVE for t in trials)
         title = f"{self.label}: {len(self.done)} done, {left} to go"
@@ -209,7 +210,8 @@ class SweepConsole(Callback):
     def on_experiment_end(self, trials, **info) -> None:
         for trial in trials:  # stopped by the time budget, Ctrl-C or a crash: the same outcome as its MLflow run
             if trial.trial_id in self.started and trial.trial_id not in self.done:
-                self._finished(trial, closing_outcome(trial.last_result, trial_epochs(trial.config, self.epochs), trial.status,
+                epochs = trial_epochs(trial.config, self.epochs)
+                self._finished(trial, closing_outcome(trial.last_result, epochs, trial.status,
                                                       self.mid_step)[0])
         if self.live is not None:
             self.live.stop()

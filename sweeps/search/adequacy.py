@@ -111,8 +111,8 @@ def _edge(kind, rng, best_x, configs, name) -> tuple[str, str]:
     side = "low" if u < EDGE else "high" if u > 1 - EDGE else ""
     if not side:
         return "", "interior"
-    beyond = [c for c in configs if name in c["params"] and
-              (position(kind, rng, c["params"][name]) < u if side == "low" else position(kind, rng, c["params"][name]) > u)]
+    sign = -1 if side == "low" else 1
+    beyond = [c for c in configs if name in c["params"] and sign * (position(kind, rng, c["params"][name]) - u) > 0]
     return side, "stability" if any(c["diverged"] for c in beyond) else "open"
 
 

@@ -101,7 +101,8 @@ def grid_entries(picks: list[Pick]) -> list[dict]:
     return [{**p.params, "pick_rule": p.rule, "pick_source": p.source} for p in picks]
 
 
-def search_slots(active: list[int], per_arm: int, seeds: int, counts: list[int] | None = None) -> list[tuple[int, int, int]]:
+def search_slots(active: list[int], per_arm: int, seeds: int,
+                 counts: list[int] | None = None) -> list[tuple[int, int, int]]:
     """A search round's trial order, as (arm, configuration, seed) indices: configuration k of every active arm,
     each with all its seeds, before k + 1, so the arms are searched side by side and each gets per_arm
     configurations; counts: configurations each arm had before the round (its indices go on from there)."""

@@ -130,7 +130,8 @@ class MlflowTracker(Callback):
     def on_experiment_end(self, trials, **info) -> None:
         for trial in trials:  # stopped by the time budget or a crash: close their runs too, never leave one RUNNING
             if trial.trial_id not in self.ended and trial.trial_id in self.tags_seen:
-                self._end(trial, *closing_outcome(self.last.get(trial.trial_id), trial_epochs(trial.config, self.epochs), trial.status,
+                epochs = trial_epochs(trial.config, self.epochs)
+                self._end(trial, *closing_outcome(self.last.get(trial.trial_id), epochs, trial.status,
                                                   self.mid_step))
         if not self.sender.flush(self.flush_timeout_s):
             log.error("MLflow unreachable: %d writes still buffered; they are kept in the experiment state "
