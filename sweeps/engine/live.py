@@ -222,10 +222,12 @@ class SweepConsole(Callback):
 
 
 def sweep_console(spec, stage: str) -> SweepConsole:
-    """The console of one stage of a sweep spec: its searched fields (and the seed where it varies) as columns."""
+    """The console of one stage of a sweep spec: its searched fields, the budget (with several) and the seed (where
+    it varies) as columns."""
     if spec.search != "grid":
         quiet_optuna()
-    keys = list(spec.search_space) + (["seed"] if spec.seeds > 1 or stage == "confirm" else [])
+    budget = ["epochs"] if "epochs" in spec.factors else []
+    keys = list(spec.search_space) + budget + (["seed"] if spec.seeds > 1 or stage == "confirm" else [])
     return SweepConsole(f"{spec.name} {stage}", keys, make_config(spec.train).epochs)
 
 
