@@ -108,7 +108,7 @@ def test_gpu_request_without_gpus_fails_before_ray(tmp_path) -> None:
 
 def test_unknown_spec_name_lists_shipped_specs(capsys) -> None:
     assert main(["run", "no-such-spec"]) == 2
-    assert "shipped: degradation, he2015_cifar10, rescue, smoke" in capsys.readouterr().err
+    assert "shipped: degradation, he2015_cifar10, long, long_2core, rescue, smoke" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(f[:-5] for f in os.listdir(SPEC_DIR) if f.endswith(".yaml")))
