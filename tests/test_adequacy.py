@@ -146,17 +146,18 @@ def _drive(searcher, score) -> list[dict]:
         n += 1
 
 
-def test_the_searcher_runs_rounds_until_adequate_widening_a_range_too_low(tmp_path) -> None:
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_the_searcher_runs_rounds_until_adequate_widening_a_range_too_low(tmp_path, seeds) -> None:
     from sweeps.search.searchers import ArmSearcher, read_adequacy
     from sweeps.trial.reports import SEARCH_ROUND
 
     spec = parse_spec({**BASE, "search_space": {"residual": {"choice": [True, False]},
-                                                "lr": {"loguniform": [1e-5, 1e-4]}},
+                                                "lr": {"loguniform": [1e-5, 1e-4]}}, "seeds": seeds,
                        "confirm": {"seeds": 2, "factors": ["residual"]}, "rounds": {"max": 4}, "per_arm": 3})
     # Accuracy rises with lr up to 0.05: a range far too low has its best at the top edge, round after round.
     configs = _drive(ArmSearcher(spec, path=str(tmp_path)), lambda c: min(0.99, 0.1 + 0.2 * math.log10(c["lr"] / 1e-5)))
     rounds = Counter((c[SEARCH_ROUND], c["residual"]) for c in configs)
-    assert set(rounds.values()) == {3}  # every arm of every round: per_arm configurations
+    assert set(rounds.values()) == {3 * seeds}  # every arm of every round: per_arm configurations, each x seeds
     record = read_adequacy(str(tmp_path))
     assert record["rounds"] >= 2 and all(a["ranges"]["lr"]["final"][1] > 1e-4 for a in record["arms"])
     assert max(c["lr"] for c in configs) > 1e-4
