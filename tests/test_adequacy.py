@@ -171,3 +171,15 @@ def test_a_searcher_pickled_before_rounds_keeps_one_round() -> None:
     searcher = ArmSearcher(spec)
     del searcher.__dict__["_rounds"]  # as an old pickle has it: the class's default, no rounds
     assert len(_drive(searcher, lambda c: 0.5)) == spec.total_trials
+
+
+def test_configurations_asha_stopped_never_make_the_best_nor_steepen_the_curve() -> None:
+    done = [{"params": {"lr": 0.01}, "value": 0.97, "diverged": False},
+            {"params": {"lr": 0.02}, "value": 0.975, "diverged": False}]
+    stopped = [{"params": {"lr": lr}, "value": 0.3, "diverged": False, "pruned": True} for lr in (0.002, 0.05, 0.09)]
+    r = assess(done + stopped, {"lr": LR}, Rounds(), "max", "val/acc")
+    assert r["best"]["params"] == {"lr": 0.02} and r["gain_pp"] < 1 and r["adequate"], r["reason"]
+    # Counted at their rung scores, the same five would look far from flat.
+    assert curve_gain([c["value"] for c in done + stopped]) * 100 > 10
+    only_stopped = assess(stopped, {"lr": LR}, Rounds(), "max", "val/acc")
+    assert only_stopped["best"] is not None  # none finished: the rung scores are all there is

@@ -45,6 +45,18 @@ def curve_gain(values: Sequence[float], mode: str = "max") -> float | None:
     return expected_max(v, len(v)) - expected_max(v, len(v) // 2)
 
 
+def curve_values(scored: list[dict], mode: str = "max") -> list[float]:
+    """The scores the tuning curve is drawn from. A configuration the scheduler stopped early (ASHA) has no final
+    score, and its score at the rung where it stopped is not one: it counts as no better than the worst configuration
+    that finished (ASHA judged it worse at a rung), so it adds a draw to the curve but never a new best. Without any
+    finished configuration, every score counts as it is."""
+    done = [c["value"] for c in scored if not c.get("pruned")]
+    if not done:
+        return [c["value"] for c in scored]
+    floor = min(done) if mode == "max" else max(done)
+    return done + [floor] * (len(scored) - len(done))
+
+
 def metric_scale(metric: str) -> float:
     """Percentage points per unit of the metric: 100 for accuracies and error rates (fractions), else 1."""
     return 100.0 if metric.endswith(("acc", "error")) else 1.0
@@ -118,16 +130,19 @@ def _edge(kind, rng, best_x, configs, name) -> tuple[str, str]:
 
 def assess(configs: list[dict], dims: dict[str, tuple[str, tuple, tuple]], rounds, mode: str,
            metric: str) -> dict:
-    """One arm after a round. configs: {"params", "value" (mean over seeds, None if none scored), "diverged"};
+    """One arm after a round. configs: {"params", "value" (mean over seeds, None if none scored), "diverged",
+    "pruned" (optional: stopped early by the scheduler; see curve_values)};
     dims: name -> (kind, start range, current range) of its uniform and loguniform nuisance dimensions; rounds:
     the spec's Rounds. Returns the record the adequacy table shows, with "ranges" for the next round."""
     scale, tol = metric_scale(metric), rounds.tolerance_pp
     sign = 1.0 if mode == "max" else -1.0
     scored = [c for c in configs if not c["diverged"] and c["value"] is not None and math.isfinite(c["value"])]
-    gain = curve_gain([c["value"] for c in scored], mode)
+    gain = curve_gain(curve_values(scored, mode), mode)  # pruned configurations: see curve_values
     gain_pp = None if gain is None else gain * scale
-    best = max(scored, key=lambda c: sign * c["value"]) if scored else None
-    flat = len(scored) >= 2 and (max(c["value"] for c in scored) - min(c["value"] for c in scored)) * scale < tol
+    finished = [c for c in scored if not c.get("pruned")] or scored  # the best is a configuration that finished
+    best = max(finished, key=lambda c: sign * c["value"]) if scored else None
+    values = curve_values(scored, mode)
+    flat = len(values) >= 2 and (max(values) - min(values)) * scale < tol
     where, ranges, why, is_open, stability = {}, {}, [], False, {}
     for name, (kind, start, rng) in dims.items():
         rng = tuple(rng)

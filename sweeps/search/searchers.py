@@ -25,7 +25,7 @@ import time
 from ray.tune.search import Searcher
 
 from ..spec import SweepSpec
-from ..trial.reports import SEARCH_ROUND, TRIAL_INDEX, unpack
+from ..trial.reports import SEARCH_ROUND, TRIAL_INDEX, trial_epochs, unpack
 from .adequacy import RANGES, assess
 from .arm_study import ArmStudy
 from .arms import arm_label, arms, nuisance_points, search_slots
@@ -71,14 +71,15 @@ class ArmSearcher(Searcher):
         self._next = 0
 
     def _history(self, arm: int) -> list[dict]:
-        """The arm's configurations so far: params, mean value over its seeds (None: none scored), diverged."""
+        """The arm's configurations so far: params, mean value over its seeds (None: none scored), diverged, pruned
+        (stopped by the scheduler before its budget)."""
         out = []
         for (a, _), g in sorted(self._groups.items()):
             if a != arm or not g["told"]:
                 continue
             values = [v for v in g["scores"].values() if v is not None and math.isfinite(v)]
             out.append({"params": g["params"], "value": sum(values) / len(values) if values and not g["diverged"]
-                        else None, "diverged": g["diverged"]})
+                        else None, "diverged": g["diverged"], "pruned": g.get("pruned", False)})
         return out
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
@@ -167,10 +168,12 @@ class ArmSearcher(Searcher):
         key = self._trial_group.get(trial_id)
         if key is None:
             return
-        group = self._groups[key]
+        group, spec = self._groups[key], self._spec
         group["scores"][trial_id] = None if error or not result else result.get(self.metric)
         if not error and result and unpack(result).get("train/diverged"):
             group["diverged"] = True
+        elif not error and result and int(result.get("epoch", 0)) < trial_epochs(self._arms[key[0]], spec.epochs):
+            group["pruned"] = True  # stopped by ASHA before its budget: its final score is unknown
         if group["told"] or len(group["scores"]) < self._spec.seeds:
             return
         group["told"] = True
