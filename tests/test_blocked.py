@@ -17,15 +17,16 @@ from sweeps.spec import parse_spec
 SPEC = {"name": "blocked", "dataset": "synthetic", "train": {"epochs": 4}, "seeds": 2, "per_arm": 3,
         "search_space": {"residual": {"choice": [True, False]}, "lr": {"loguniform": [0.01, 0.5]},
                          "init": {"choice": ["kaiming", "xavier"]}},
-        "confirm": {"seeds": 3, "factors": ["residual"]}}
+        "confirm": {"seeds": 3, "factors": ["residual"]}, "rounds": False}
 
 
 def _drain(searcher: ArmSearcher, start: int = 0, stop: int | None = None) -> dict[str, dict]:
-    """Suggest trials t<start>.. until FINISHED (or stop), as Tune would; trial id -> config."""
+    """Suggest trials t<start>.. until FINISHED, or None (wait for the round: Tune asks again later), or stop, as Tune
+    would; trial id -> config."""
     out, i = {}, start
     while stop is None or i < stop:
         config = searcher.suggest(f"t{i}")
-        if config == Searcher.FINISHED:
+        if config == Searcher.FINISHED or config is None:
             break
         out[f"t{i}"] = config
         i += 1
@@ -42,7 +43,10 @@ def test_every_arm_gets_exactly_its_budget_and_then_the_search_ends() -> None:
         mine = [c for c in configs.values() if c["residual"] is arm]
         assert Counter((c["lr"], c["init"]) for c in mine) == dict.fromkeys({(c["lr"], c["init"]) for c in mine}, 2)
         assert sorted(c["__trial_index__"] for c in mine) == [0, 0, 0, 1, 1, 1]
-    assert searcher.suggest("late") == Searcher.FINISHED
+    assert searcher.suggest("late") is None  # the round is still running: its check waits for every trial
+    for tid in configs:
+        searcher.on_trial_complete(tid, {"val/acc": 0.5, "epoch": 4})
+    assert searcher.suggest("late") == Searcher.FINISHED  # one round (rounds: false), checked
 
 
 def test_each_arm_sampler_hears_only_its_own_trials() -> None:
@@ -52,7 +56,7 @@ def test_each_arm_sampler_hears_only_its_own_trials() -> None:
     for tid, config in configs.items():  # residual trials score 0.9, plain ones 0.1
         searcher.on_trial_complete(tid, {"val/acc": 0.9 if config["residual"] else 0.1})
     for sampler, value in zip(searcher._samplers, (0.9, 0.1)):
-        told = [t.value for t in sampler._ot_study.trials]
+        told = [t.value for t in sampler._study.trials]
         assert told == [value] * 3  # its own 3 trials, never the other arm's
 
 
@@ -61,9 +65,9 @@ def test_a_configuration_is_told_once_all_its_seeds_end_with_their_mean() -> Non
     configs = _drain(searcher, stop=2)  # one configuration of the first arm, seeds 0 and 1
     first, second = configs
     searcher.on_trial_complete(first, {"val/acc": 0.4})
-    assert not searcher._samplers[0]._ot_study.trials[0].state.is_finished()
+    assert not searcher._samplers[0]._study.trials[0].state.is_finished()
     searcher.on_trial_complete(second, {"val/acc": 0.8})
-    assert searcher._samplers[0]._ot_study.trials[0].value == pytest.approx(0.6)
+    assert searcher._samplers[0]._study.trials[0].value == pytest.approx(0.6)
 
 
 def test_saved_and_restored_the_search_goes_on_exactly_as_before(tmp_path) -> None:

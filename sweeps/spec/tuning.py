@@ -69,8 +69,8 @@ def _limits(raw, space: dict[str, Dimension], factors: tuple[str, ...]) -> dict:
 def parse_rounds(raw, search: str, space: dict[str, Dimension], confirm: Confirm | None) -> Rounds | None:
     """`rounds:` of a confirm sweep with a sampled search: on by default (Rounds()); `false` gives one round
     (still checked and reported); a mapping sets max, time_s, tolerance (pp), widen and limits."""
-    if confirm is None or search == "grid":
-        if raw is not None:
+    if confirm is None or search == "grid":  # `rounds: false` is harmless there: nothing to round
+        if raw is not None and raw is not False:
             raise _fail("rounds", "needs a confirm stage and a sampled search (optuna, random or quasirandom)")
         return None
     if raw is None or raw is True:
