@@ -120,3 +120,12 @@ def test_training_budget_figure_draws_every_seed_per_depth() -> None:
     assert points == 12  # depth 56: 2 arms x 2 budgets x 3 seeds
     with pytest.raises(ValueError, match="one training budget"):
         training_budget_figure(budget_frame().query("epochs == 8"))
+
+
+def test_a_search_stopped_before_its_confirm_stage_says_so_not_that_it_has_none() -> None:
+    from dashboards.verdict.headline import NO_CONFIRM, NOT_CONFIRMED_YET, sweep_headline
+    from sweeps.tracking import names
+
+    searched = budget_frame().assign(stage="search")
+    assert sweep_headline(searched, {names.CONFIRM_SEEDS: "3"}) == NOT_CONFIRMED_YET
+    assert sweep_headline(searched, {}) == NO_CONFIRM

@@ -20,6 +20,13 @@ from .adequacy import adequacy_sentence
 from .budget import budget_curves, still_rising
 
 NO_CONFIRM = "No verdict: this sweep has no confirm stage (add confirm: {seeds: 3} to the spec for one)."
+NOT_CONFIRMED_YET = ("No verdict yet: the confirm stage has not run (the search was stopped first); "
+                     "`resnet-sweep resume` finishes the search and confirms.")
+
+
+def no_verdict(params: dict) -> str:
+    """Why a sweep without confirm runs has no verdict: its spec has no confirm stage, or it has not reached it."""
+    return NOT_CONFIRMED_YET if names.CONFIRM_SEEDS in params else NO_CONFIRM
 
 
 def has_confirm(trials: pd.DataFrame) -> bool:
@@ -200,7 +207,7 @@ def sweep_headline(trials: pd.DataFrame, params: dict, adequacy: dict | None = N
     """The sweep's headline from its trials, its parent run's params and its adequacy record (None: the sweep has
     none): what the report, terminal and notebook say."""
     if not has_confirm(trials):
-        return NO_CONFIRM
+        return no_verdict(params)
     metric, mode = names.sweep_metric(params)
     return verdict_headline(trials, metric, mode, *study_of(params), adequacy=adequacy)
 
@@ -211,7 +218,7 @@ def answer(trials: pd.DataFrame, params: dict, adequacy: dict | None = None) -> 
     residual-minus-plain verdict (per depth and budget); a sweep without a confirm stage gets an empty table and
     says so."""
     if not has_confirm(trials):
-        return pd.DataFrame(columns=list(confirm.COMPACT_COLUMNS)), NO_CONFIRM
+        return pd.DataFrame(columns=list(confirm.COMPACT_COLUMNS)), no_verdict(params)
     reference, factors = study_of(params)
     if reference:
         ref = reference[1]
