@@ -73,8 +73,11 @@ def test_contrasts_equal_scipy_on_the_same_runs(study) -> None:
 def test_terminal_and_report_show_the_contrasts(study) -> None:
     _, folder, stdout = study
     assert "Training error, confirm runs" in stdout and "Arm − resnet (pp, 95% CI)" in stdout, stdout[-3000:]
-    assert "\nAt depth 8: " in stdout  # the headline, after the table
+    # The headline, after the table: its contrasts at depth 8 after its budget (the one round of 1 trial per arm is
+    # not adequate tuning, so the headline may open by saying so first).
+    headline = stdout[stdout.index("Arm − resnet (pp, 95% CI)"):]
+    assert "After 2 epochs, at depth 8: " in headline or "\nAt depth 8: " in headline, headline[-2000:]
     page = (folder / "reports" / "rsmoke" / "report.html").read_text()
-    assert "Arm − reference (pp, 95% CI)" in page and 'class="headline">At depth 8: ' in page
+    assert "Arm − reference (pp, 95% CI)" in page and 'class="headline">' in page and "t depth 8: " in page
     for name in ("recipe_curves", "recipe_gradflow", "tuning_budget"):
         assert f'id="fig-{name}"' in page and (folder / "reports" / "rsmoke" / f"{name}.png").exists()

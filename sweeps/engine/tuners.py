@@ -42,6 +42,30 @@ def saved_by_tune(folder: str) -> bool:
     return any(i.base_name.startswith("experiment_state-") for i in listed)
 
 
+def repoint_search_state(folder: str) -> None:
+    """Point Tune's saved search generator at the folder the sweep is in now. Tune restores trials from the folder it
+    is given, but creates the searcher's new trials in the folder its saved Experiment names: a sweep moved (or
+    unpacked) elsewhere would start them in the old place, where Tune's storage check fails them. Local folders
+    only: an s3:// sweep keeps its URI wherever the driver runs."""
+    import glob
+    import os
+
+    import ray.cloudpickle as cloudpickle
+
+    if "://" in folder:
+        return
+    parent, name = os.path.split(os.path.abspath(folder).rstrip("/"))
+    for path in glob.glob(os.path.join(folder, "search_gen_state-*.json")):
+        with open(path, "rb") as fh:
+            state = cloudpickle.load(fh)
+        storage = getattr(state.get("experiment"), "storage", None)
+        if storage is None or (storage.storage_fs_path, storage.experiment_dir_name) == (parent, name):
+            continue
+        storage.storage_fs_path, storage.experiment_dir_name = parent, name
+        with open(path, "wb") as fh:
+            cloudpickle.dump(state, fh)
+
+
 def console_for(sweep: Sweep, stage: str) -> list:
     """The stage's console callback (a list of it); silent when this invocation is verbose (sweeps.engine.live)."""
     from .live import sweep_console
@@ -84,6 +108,7 @@ def tuner_for(sweep: Sweep, restore: bool, tracker=None):
     spec = sweep.spec
     if restore and saved_by_tune(sweep.path):
         install_old_paths()  # a sweep saved before sweeps/ had rooms names its classes by their old paths
+        repoint_search_state(sweep.path)
         return tune.Tuner.restore(sweep.path, tune_trainable(spec), resume_unfinished=True, resume_errored=True,
                                   param_space=param_space(spec))
     tune_config = tune.TuneConfig(
