@@ -120,6 +120,7 @@ def test_shipped_specs_load(name: str) -> None:
 def test_shipped_specs_say_what_the_issue_asks() -> None:
     deg, paper = load_spec("degradation"), load_spec("he2015_cifar10")
     assert deg.train["dataset"] == "digits" and deg.search == "optuna"
+    assert deg.scheduler.kind == "none"  # every search trial to its budget: the tuning curve compares final scores
     assert set(deg.search_space["depth"].values) == {20, 56}  # He et al. Figure 1; depth 110: the long spec
     assert deg.confirm.seeds >= 3 and deg.confirm.factors == ("depth", "residual") and deg.arms == 4 * len(deg.budgets)
     assert deg.search_space["lr"].kind == "loguniform" and deg.per_arm >= 3 and deg.total_trials == deg.arms * deg.per_arm
