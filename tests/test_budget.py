@@ -52,3 +52,11 @@ def test_seeds_of_one_configuration_count_as_one_draw() -> None:
                            for lr, v in ((0.1, 0.2), (0.1, 0.4), (0.2, 0.9))])
     curves = budget_curves(trials, ["lr"])
     assert list(curves["configurations"]) == [2, 2] and curves["expected_best"].iloc[0] == pytest.approx(60.0)
+
+
+def test_a_configuration_asha_stopped_counts_as_the_engine_counts_it() -> None:
+    rows = [{"stage": "search", "depth": 20, "residual": True, "lr": lr, "val/acc": v, "outcome": o}
+            for lr, v, o in ((0.01, 0.97, "completed"), (0.02, 0.975, "completed"), (0.05, 0.3, "pruned"))]
+    curves = budget_curves(pd.DataFrame(rows), ["lr"])
+    best = curves.sort_values("n")["expected_best"].to_numpy()
+    assert best[-1] - best[-2] < 1  # the rung score 0.3 is not a final score: no steep last gain

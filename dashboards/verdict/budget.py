@@ -18,22 +18,26 @@ import numpy as np
 import pandas as pd
 
 from dashboards.stats import arm_names
-from sweeps.search.adequacy import expected_max  # the one estimator: the engine acts on the same curve
+from sweeps.search.adequacy import curve_values, expected_max  # the engine acts on the same curve
 from sweeps.tracking import names
 
 FACTORS = ("depth", "residual", "recipe", "epochs")  # the columns that name an arm (a recipe implies its residual)
 RISING_PP = 0.5  # gain of the last trial (percentage points of the metric) above which a curve is still rising
 
 
-def _configuration_values(rows: pd.DataFrame, params: Sequence[str], metric: str) -> np.ndarray:
-    """One value per searched configuration of an arm: its metric's mean over seeds (finite values only)."""
+def _configuration_values(rows: pd.DataFrame, params: Sequence[str], metric: str, mode: str) -> np.ndarray:
+    """One value per searched configuration of an arm: its metric's mean over seeds (finite values only), where a
+    configuration the scheduler stopped early counts as the engine counts it (sweeps.search.adequacy.curve_values:
+    no better than the worst one that finished, since its rung score is not a final score)."""
     keys = [p for p in params if p in rows and p not in FACTORS]
     rows = rows[np.isfinite(pd.to_numeric(rows[metric], errors="coerce"))]
     if not len(rows):
         return np.array([])
-    if not keys:
-        return rows[metric].to_numpy(dtype=float)
-    return rows.groupby(keys, dropna=False)[metric].mean().to_numpy(dtype=float)
+    pruned = rows[names.OUTCOME] == "pruned" if names.OUTCOME in rows else pd.Series(False, index=rows.index)
+    rows = rows.assign(_pruned=pruned)
+    groups = rows.groupby(keys, dropna=False) if keys else ((i, rows.loc[[i]]) for i in rows.index)
+    configs = [{"value": float(g[metric].mean()), "pruned": bool(g["_pruned"].any())} for _, g in groups]
+    return np.asarray(curve_values(configs, mode), dtype=float)
 
 
 def budget_curves(trials: pd.DataFrame, params: Sequence[str], metric: str = names.METRIC_DEFAULT,
@@ -51,7 +55,7 @@ def budget_curves(trials: pd.DataFrame, params: Sequence[str], metric: str = nam
         arms = arms + ", " + search[names.EPOCHS].astype(int).astype(str) + " epochs"
     out = []
     for (depth, arm), rows in search.assign(arm=arms).groupby(["depth", "arm"]):
-        values = sign * _configuration_values(rows, params, metric)
+        values = sign * _configuration_values(rows, params, metric, mode)
         out += [{"depth": depth, "arm": arm, "n": n, "configurations": len(values),
                  "expected_best": sign * scale * expected_max(values, n)} for n in range(1, len(values) + 1)]
     return pd.DataFrame(out, columns=columns).sort_values(["depth", "n"], kind="stable").reset_index(drop=True)
