@@ -129,3 +129,18 @@ def test_a_search_stopped_before_its_confirm_stage_says_so_not_that_it_has_none(
     searched = budget_frame().assign(stage="search")
     assert sweep_headline(searched, {names.CONFIRM_SEEDS: "3"}) == NOT_CONFIRMED_YET
     assert sweep_headline(searched, {}) == NO_CONFIRM
+
+
+def test_a_gap_the_seeds_cannot_bound_at_the_largest_budget_is_unresolved_not_persisting() -> None:
+    """long_2core's plain-56 after 128 epochs: two seeds trained (6 %, 5 %), one stuck (46 %). Not significant and
+    an interval far wider than 5 pp: the headline must not say 'no detectable difference' or 'persists'."""
+    errors = {**ERRORS, (56, False, 8): [6.3, 5.1, 45.8], (56, True, 8): [0.0, 0.0, 0.0]}
+    verdict = confirm_verdict(budget_frame(errors))
+    text = budgets.trend(verdict)
+    assert "at depth 56 the gap is unresolved after 8: 71.0 pp after 2 epochs, 19.1 pp after 8, where the seeds " \
+           "cannot tell it from no gap (95% CI" in text
+    assert "persists: 71.0" not in text
+    headline = verdict_headline(budget_frame(errors))
+    assert "too few seeds to tell at depth 56: the interval is too wide (plain 19.1 pp higher" in headline
+    assert "no detectable difference in training error at depth 56" not in headline
+    assert "too few seeds to tell at depth 56 (the interval is too wide)" in budgets.brief(verdict, 8)

@@ -16,7 +16,7 @@ from dashboards.stats import arm_names, confirm_rows, finite, interval_words
 from sweeps.tracking import names
 
 from .confirm import ALPHA, budgets, epochs_text
-from .contrasts import CLOSE_PP
+from .contrasts import too_wide
 
 CONVERGED_PP = 1.0     # a budget is converged for an arm when CONVERGED_FACTOR x more epochs move its training
 CONVERGED_FACTOR = 4   # error by less than CONVERGED_PP percentage points
@@ -52,7 +52,8 @@ def brief(verdict: pd.DataFrame, epochs: int) -> str:
         return f"After {epochs_text(epochs)}, no test: fewer than 2 completed seeds per arm at every depth."
     significant = rows["p_holm"] < ALPHA
     helps, hurts = rows[significant & (rows["diff"] < 0)], rows[significant & (rows["diff"] > 0)]
-    alike = rows[~significant]
+    wide = rows.apply(too_wide, axis=1).astype(bool)
+    alike, unclear = rows[~significant & ~wide], rows[~significant & wide]
     parts = []
     if len(helps):
         deepest = helps.iloc[-1]
@@ -62,15 +63,18 @@ def brief(verdict: pd.DataFrame, epochs: int) -> str:
         parts.append(f"the plain net trains better at depth {_depths(hurts['depth'])}")
     if len(alike):
         parts.append(f"no detectable difference at depth {_depths(alike['depth'])}")
+    if len(unclear):
+        parts.append(f"too few seeds to tell at depth {_depths(unclear['depth'])} (the interval is too wide)")
     return after(epochs, "; ".join(parts) + ".")
 
 
 def gap_word(small: pd.Series, large: pd.Series) -> str:
-    """closes, persists, shrinks or grows: how the plain net's excess training error moves from the smaller budget's
-    verdict row to the larger one's."""
+    """closes, unresolved, persists, shrinks or grows: how the plain net's excess training error moves from the
+    smaller budget's verdict row to the larger one's. Unresolved: at the larger budget the gap is neither
+    significant nor bounded within CLOSE_PP (its interval is too wide to say it persists, shrinks or closes)."""
     half = (large["hi"] - large["lo"]) / 2
-    if np.isfinite(large["p_holm"]) and large["p_holm"] >= ALPHA and half <= CLOSE_PP:
-        return "closes"
+    if np.isfinite(large["p_holm"]) and large["p_holm"] >= ALPHA:
+        return "unresolved" if too_wide(large) else "closes"
     if np.isfinite(half) and abs(large["diff"] - small["diff"]) < half:
         return "persists"
     return "shrinks" if abs(large["diff"]) < abs(small["diff"]) else "grows"
@@ -97,6 +101,10 @@ def trend(verdict: pd.DataFrame) -> str:
             ci = interval_words(-large["hi"], -large["lo"], bool(large.get("clipped", False)))
             clause = (f"the gap closes: from {_gap(small)} after {e0}{between} to {_gap(large)} after {e1}, "
                       f"no detectable difference ({ci})")
+        elif word == "unresolved":
+            ci = interval_words(-large["hi"], -large["lo"], bool(large.get("clipped", False)))
+            clause = (f"the gap is unresolved after {e1}: {_gap(small)} after {e0}{between}, {_gap(large)} after "
+                      f"{e1}, where the seeds cannot tell it from no gap ({ci}: too wide to say more)")
         elif word == "persists":
             clause = f"the gap persists: {_gap(small)} after {e0}{between}, {_gap(large)} after {e1}"
         else:

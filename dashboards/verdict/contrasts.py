@@ -82,10 +82,17 @@ def contrast_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(DISPLAY)).rename(columns=DISPLAY)
 
 
+def too_wide(row: pd.Series) -> bool:
+    """True when a row that is not significant cannot say the gap is closed either: its interval's half-width is
+    over CLOSE_PP (or unknown). Verdict rows and contrast rows both have lo and hi."""
+    half = (row["hi"] - row["lo"]) / 2
+    return not (np.isfinite(half) and half <= CLOSE_PP)
+
+
 def judge(row: pd.Series) -> str:
     """closes, fails, beats, inconclusive or untested: what a training-error contrast says (lower is better)."""
     if row["n_arm"] < 2 or row["n_reference"] < 2 or not np.isfinite(row["p_holm"]):
         return "untested"
     if row["p_holm"] < ALPHA:
         return "fails" if row["diff"] > 0 else "beats"
-    return "closes" if (row["hi"] - row["lo"]) / 2 <= CLOSE_PP else "inconclusive"
+    return "inconclusive" if too_wide(row) else "closes"

@@ -82,10 +82,13 @@ def headline(verdict: pd.DataFrame) -> str:
         worst = hurts.iloc[-1]
         parts.append(f"the plain net trains better at depth {_depths(hurts['depth'])}: at {int(worst['depth'])} "
                      f"layers its training error is {_plain_minus_residual(worst)}")
-    if len(weak):
-        detail = "; ".join(f"{'' if len(weak) == 1 else f'{int(r.depth)}: '}plain {_plain_minus_residual(r)}"
-                           for _, r in weak.iterrows())
-        parts.append(f"no detectable difference in training error at depth {_depths(weak['depth'])} ({detail})")
+    wide = weak.apply(contrasts.too_wide, axis=1).astype(bool) if len(weak) else pd.Series(dtype=bool)
+    for rows_of, words in ((weak[~wide], "no detectable difference in training error at depth {}"),
+                           (weak[wide], "too few seeds to tell at depth {}: the interval is too wide")):
+        if len(rows_of):
+            detail = "; ".join(f"{'' if len(rows_of) == 1 else f'{int(r.depth)}: '}plain {_plain_minus_residual(r)}"
+                               for _, r in rows_of.iterrows())
+            parts.append(f"{words.format(_depths(rows_of['depth']))} ({detail})")
     if flat.any():
         parts.append(_no_spread(rows[flat]))
     sentence = "; ".join(parts)
