@@ -183,3 +183,19 @@ def test_configurations_asha_stopped_never_make_the_best_nor_steepen_the_curve()
     assert curve_gain([c["value"] for c in done + stopped]) * 100 > 10
     only_stopped = assess(stopped, {"lr": LR}, Rounds(), "max", "val/acc")
     assert only_stopped["best"] is not None  # none finished: the rung scores are all there is
+
+
+def test_one_finished_configuration_among_stopped_ones_is_not_a_flat_curve() -> None:
+    """long_2core, residual-20 after 8 epochs: ASHA stopped 2 of 3 configurations at epoch 4. Standing in for the
+    one that finished, they made the curve flat by construction ("every configuration within 1 pp"); now the arm
+    is not judged adequate and gets another round."""
+    one = [{"params": {"lr": 0.0125}, "value": 0.974, "diverged": False},
+           {"params": {"lr": 0.0013}, "value": 0.70, "diverged": False, "pruned": True},
+           {"params": {"lr": 0.0503}, "value": 0.86, "diverged": False, "pruned": True}]
+    r = assess(one, {"lr": LR}, Rounds(), "max", "val/acc")
+    assert not r["adequate"] and r["where"] == {"lr": "interior"}, r
+    assert "1 of 3 configurations finished (the scheduler stopped 2)" in r["reason"]
+    # Two finished within 1 pp and one stopped: judged on the curve (stopped = worst finished), not as a plateau.
+    two = one + [{"params": {"lr": 0.02}, "value": 0.97, "diverged": False}]
+    r2 = assess(two, {"lr": LR}, Rounds(), "max", "val/acc")
+    assert r2["adequate"] and r2["where"] == {"lr": "interior"} and "tuning curve flat" in r2["reason"], r2

@@ -12,6 +12,8 @@ An arm whose configurations all score alike (within the tolerance) is on a plate
 move ("flat"); but a plateau at chance (a net that learned nothing anywhere in the range) is widened on both sides,
 since it may learn outside it ("flat at chance"), until the hard limits.
 An arm is adequate when it has at least 2 configurations, its curve is flat and no range has an open edge.
+Configurations ASHA stopped have no final score: they count as the worst finished one on the curve, never as the
+best, never on a plateau, and an arm with fewer than 2 finished configurations is not judged flat (see assess).
 """
 
 from __future__ import annotations
@@ -141,8 +143,12 @@ def assess(configs: list[dict], dims: dict[str, tuple[str, tuple, tuple]], round
     gain_pp = None if gain is None else gain * scale
     finished = [c for c in scored if not c.get("pruned")] or scored  # the best is a configuration that finished
     best = max(finished, key=lambda c: sign * c["value"]) if scored else None
-    values = curve_values(scored, mode)
-    flat = len(values) >= 2 and (max(values) - min(values)) * scale < tol
+    values, stopped = curve_values(scored, mode), len(scored) - len(finished)
+    # A plateau needs every configuration's final score: one the scheduler stopped was judged worse at a rung.
+    flat = len(values) >= 2 and not stopped and (max(values) - min(values)) * scale < tol
+    # Stopped configurations stand in for the worst finished one on the curve; with fewer than 2 finished that
+    # makes a curve flat by construction, so it is not judged: another round, for more finished configurations.
+    few_finished = bool(stopped) and len(finished) < 2
     where, ranges, why, is_open, stability = {}, {}, [], False, {}
     for name, (kind, start, rng) in dims.items():
         rng = tuple(rng)
@@ -190,9 +196,12 @@ def assess(configs: list[dict], dims: dict[str, tuple[str, tuple, tuple]], round
     for name, seen in stability.items():
         if "high" in seen and not where.get(name, "").startswith("stability"):
             why.append(f"{name}: diverged from {seen['high']:.3g} up (a stability limit above the best)")
-    rising = gain_pp is None or gain_pp > tol
+    rising = gain_pp is None or gain_pp > tol or few_finished
     if best is None:
         why.append("no configuration trained to a score")
+    elif few_finished:
+        why.append(f"{len(finished)} of {len(scored)} configurations finished (the scheduler stopped {stopped}): "
+                   f"too few final scores to tell whether more would do better")
     elif gain_pp is None:
         why.append("one configuration: too few to tell whether more would do better")
     elif flat:
