@@ -129,3 +129,17 @@ def test_load_adequacy_reads_the_parent_runs_record(tmp_path) -> None:
 def test_summary_words(rec, words) -> None:
     assert adequacy.summary_words(rec).startswith(words)
     assert adequacy.summary_words(None, confirmed=False) == ""
+
+
+def test_arms_with_the_same_reason_share_it_in_the_headline() -> None:
+    """long_2core's headline named '1 of 6 configurations finished …' five times; arms that share a reason are
+    listed together, in the order first seen, and an arm with its own reason keeps it."""
+    rec = record(False)
+    for arm in rec["arms"]:
+        if arm["arm"]["depth"] in (20, 110) and not arm["arm"]["residual"]:
+            arm.update(adequate=False, where={"lr": "high edge"}, gain_pp=3.1)
+    text = adequacy.adequacy_sentence(rec)
+    assert text.startswith("Not adequately tuned: plain-20 after 8 epochs and plain-110 after 8 epochs (best lr at "
+                           "the high edge of the range; curve still rising +3.1 pp); plain-56 after 8 epochs (best lr "
+                           "at the high edge of the widened range; "), text  # plain-56's range was widened: its own
+    assert text.count("best lr at the high edge of the range") == 1

@@ -124,7 +124,11 @@ def adequacy_sentence(record: dict | None, budget: int | None = None) -> str:
     missing = not_adequate(record, budget)
     if not missing:
         return ""
-    listed = "; ".join(f"{arm}{'' if e is None else f' after {epochs_text(e)}'} ({why})" for arm, e, why in missing)
+    by_reason: dict[str, list[str]] = {}  # arms with the same reason share it: "a, b and c (why)", first seen first
+    for arm, e, why in missing:
+        by_reason.setdefault(why, []).append(f"{arm}{'' if e is None else f' after {epochs_text(e)}'}")
+    joined = lambda arms: f"{', '.join(arms[:-1])} and {arms[-1]}" if len(arms) > 1 else arms[0]  # noqa: E731
+    listed = "; ".join(f"{joined(arms)} ({why})" for why, arms in by_reason.items())
     return f"Not adequately tuned: {listed}. The answer below may change with more tuning."
 
 
